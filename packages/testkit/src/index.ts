@@ -1,0 +1,16 @@
+export { describeWith, findBinary, missingService, servicesRequired } from './binaries.js';
+export type { ServiceName } from './binaries.js';
+export { startApp } from './app.js';
+export type { HasCallback, RunningServer } from './app.js';
+export { startConsul } from './consul.js';
+export type { ConsulServer, StartConsulOptions } from './consul.js';
+export { redisPing, startRedis } from './redis.js';
+export type { RedisServer, StartRedisOptions } from './redis.js';
+export { startNode } from './node-process.js';
+export type { StartNodeOptions } from './node-process.js';
+export { freePort, freePorts } from './ports.js';
+export { runDir, spawnManaged } from './processes.js';
+export type { ManagedProcess } from './processes.js';
+export { nodeArgsFor, repoRoot } from './repo.js';
+export { delay, waitFor } from './wait-for.js';
+export type { WaitForOptions } from './wait-for.js';
