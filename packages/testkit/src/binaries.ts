@@ -47,7 +47,11 @@ export function missingService(service: ServiceName): string | undefined {
  * `describe` for tests that need real services. When one is missing the block is skipped with a
  * visible reason naming the binary; with KOA_MESH_REQUIRE_SERVICES=1 it fails instead.
  */
-export function describeWith(services: readonly ServiceName[], title: string, body: () => void): void {
+export function describeWith(
+  services: readonly ServiceName[],
+  title: string,
+  body: () => void,
+): void {
   const reasons = services.map(missingService).filter((r): r is string => r !== undefined);
   if (reasons.length === 0) {
     describe(title, body);

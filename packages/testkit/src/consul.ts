@@ -63,13 +63,15 @@ export async function startConsul(options: StartConsulOptions = {}): Promise<Con
       port: Number(url.port || 80),
       node: self.Config?.NodeName ?? '',
       external: true,
-      stop: () => Promise.reject(new Error('testkit: cannot stop the external agent at CONSUL_HTTP_ADDR')),
+      stop: () =>
+        Promise.reject(new Error('testkit: cannot stop the external agent at CONSUL_HTTP_ADDR')),
       start: () => Promise.resolve(),
       output: () => '',
     };
   }
   const bin = findBinary('consul');
-  if (!bin) throw new Error('testkit: consul not found on PATH (../shared/tools/install-services.sh)');
+  if (!bin)
+    throw new Error('testkit: consul not found on PATH (../shared/tools/install-services.sh)');
   const [http, server, serfLan, serfWan] = (await freePorts(4)) as [number, number, number, number];
   const node = `koa-mesh-test-${http}`;
   const url = `http://127.0.0.1:${http}`;

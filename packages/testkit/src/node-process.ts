@@ -15,7 +15,10 @@ export interface StartNodeOptions extends SpawnOptions {
  * Runs a Node script (a `.ts` file goes through tsx's loader) as a managed child process that
  * cannot outlive the test run. Environment is inherited unless `env` is given.
  */
-export async function startNode(script: string, options: StartNodeOptions = {}): Promise<ManagedProcess> {
+export async function startNode(
+  script: string,
+  options: StartNodeOptions = {},
+): Promise<ManagedProcess> {
   const { args = [], readyLine, readyTimeoutMs = 20_000, ...spawnOptions } = options;
   const proc = spawnManaged(process.execPath, [...nodeArgsFor(script), ...args], spawnOptions);
   if (readyLine) {

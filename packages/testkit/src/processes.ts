@@ -68,7 +68,8 @@ export function spawnManaged(
       if (pidFile) rmSync(pidFile, { force: true });
       resolve(code ?? signal ?? 'unknown');
     };
-    if (child.exitCode !== null || child.signalCode !== null) done(child.exitCode, child.signalCode);
+    if (child.exitCode !== null || child.signalCode !== null)
+      done(child.exitCode, child.signalCode);
     else child.once('exit', done);
     child.once('error', () => done(null, null));
   });

@@ -57,13 +57,17 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       host: url.hostname,
       port: Number(url.port || 6379),
       external: true,
-      stop: () => Promise.reject(new Error('testkit: cannot stop the external server at REDIS_URL')),
+      stop: () =>
+        Promise.reject(new Error('testkit: cannot stop the external server at REDIS_URL')),
       start: () => Promise.resolve(),
       output: () => '',
     };
   }
   const bin = findBinary('redis-server');
-  if (!bin) throw new Error('testkit: redis-server not found on PATH (../shared/tools/install-services.sh)');
+  if (!bin)
+    throw new Error(
+      'testkit: redis-server not found on PATH (../shared/tools/install-services.sh)',
+    );
   const port = await freePort();
   let proc: ManagedProcess | undefined;
   let dir: string | undefined;
@@ -71,21 +75,33 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   const launch = async (): Promise<void> => {
     dir = mkdtempSync(join(tmpdir(), 'koa-mesh-redis-'));
     proc = spawnManaged(bin, [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--dir', dir,
-      '--save', '',
-      '--appendonly', 'no',
-      '--protected-mode', 'no',
-      '--daemonize', 'no',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'no',
+      '--daemonize',
+      'no',
     ]);
     const current = proc;
     await waitFor(
       async () => {
-        if (current.child.exitCode !== null) throw new Error(`redis-server exited early:\n${current.output()}`);
+        if (current.child.exitCode !== null)
+          throw new Error(`redis-server exited early:\n${current.output()}`);
         return redisPing('127.0.0.1', port);
       },
-      { timeoutMs: readyTimeoutMs, intervalMs: 25, message: `redis-server on port ${port} to answer PING` },
+      {
+        timeoutMs: readyTimeoutMs,
+        intervalMs: 25,
+        message: `redis-server on port ${port} to answer PING`,
+      },
     );
   };
 

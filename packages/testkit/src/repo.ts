@@ -15,7 +15,8 @@ export function repoRoot(from: string = process.cwd()): string {
 
 /** `node` arguments that run a TypeScript file through tsx's loader (for child-process tests). */
 export function nodeArgsFor(script: string): string[] {
-  if (!script.endsWith('.ts') && !script.endsWith('.mts') && !script.endsWith('.cts')) return [script];
+  if (!script.endsWith('.ts') && !script.endsWith('.mts') && !script.endsWith('.cts'))
+    return [script];
   const loader = join(repoRoot(), 'node_modules', 'tsx', 'dist', 'loader.mjs');
   return ['--import', pathToFileURL(loader).href, script];
 }

@@ -29,7 +29,9 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       const why = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
-      throw new Error(`waitFor: ${options.message ?? 'condition'} not met in ${timeoutMs} ms${why}`);
+      throw new Error(
+        `waitFor: ${options.message ?? 'condition'} not met in ${timeoutMs} ms${why}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -1,7 +1,16 @@
 import Consul from 'consul';
 import Redis from 'ioredis';
 import Koa from 'koa';
-import { describeWith, startApp, startConsul, startRedis, waitFor, type ConsulServer, type RedisServer, type RunningServer } from '../src/index.js';
+import {
+  describeWith,
+  startApp,
+  startConsul,
+  startRedis,
+  waitFor,
+  type ConsulServer,
+  type RedisServer,
+  type RunningServer,
+} from '../src/index.js';
 
 describeWith(['consul'], 'testkit: a real Consul agent', () => {
   let consul: ConsulServer;
@@ -34,7 +43,10 @@ describeWith(['consul'], 'testkit: a real Consul agent', () => {
     });
     const healthy = await waitFor(
       async () => {
-        const entries = (await client.health.service({ service: 'smoke', passing: true })) as Array<{
+        const entries = (await client.health.service({
+          service: 'smoke',
+          passing: true,
+        })) as Array<{
           Service: { ID: string; Port: number; Tags: string[]; Meta: Record<string, string> };
         }>;
         return entries.length === 1 ? entries[0] : undefined;

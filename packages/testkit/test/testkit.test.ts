@@ -52,7 +52,9 @@ describe('binaries', () => {
     process.env.PATH = '/nonexistent';
     delete process.env.CONSUL_HTTP_ADDR;
     try {
-      expect(missingService('consul')).toMatch(/consul not found on PATH and CONSUL_HTTP_ADDR not set/);
+      expect(missingService('consul')).toMatch(
+        /consul not found on PATH and CONSUL_HTTP_ADDR not set/,
+      );
       process.env.CONSUL_HTTP_ADDR = '127.0.0.1:8500';
       expect(missingService('consul')).toBeUndefined();
     } finally {

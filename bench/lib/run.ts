@@ -1,0 +1,258 @@
+// The bench harness: `pnpm bench [filters...] [--rounds 5] [--duration 3] [--connections 32]
+// [--only http|micro]`. Runs bare Koa and the selected scenarios in interleaved rounds (A B C,
+// A B C, ...) and prints, for each, requests/s and p99 as medians over the rounds and as ratios
+// to bare Koa taken in the same round. Micro-benchmarks print ns per operation.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
+import type { MicroCase, Scenario } from './scenario.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const benchDir = join(here, '..');
+
+interface Args {
+  rounds: number;
+  duration: number;
+  connections: number;
+  warmup: number;
+  maxSeconds: number;
+  only?: 'http' | 'micro';
+  filters: string[];
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = {
+    rounds: 5,
+    duration: 3,
+    connections: 32,
+    warmup: 1,
+    maxSeconds: 540,
+    filters: [],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const num = (): number => {
+      const v = Number(argv[++i]);
+      if (!Number.isFinite(v) || v <= 0) throw new Error(`bench: ${a} needs a positive number`);
+      return v;
+    };
+    if (a === '--rounds') args.rounds = Math.floor(num());
+    else if (a === '--duration') args.duration = num();
+    else if (a === '--connections') args.connections = Math.floor(num());
+    else if (a === '--warmup') args.warmup = num();
+    else if (a === '--max-seconds') args.maxSeconds = num();
+    else if (a === '--only') {
+      const v = argv[++i];
+      if (v !== 'http' && v !== 'micro') throw new Error('bench: --only takes http or micro');
+      args.only = v;
+    } else if (a === '--') continue;
+    else if (a.startsWith('--')) throw new Error(`bench: unknown option ${a}`);
+    else args.filters.push(a);
+  }
+  return args;
+}
+
+function matches(name: string, filters: string[]): boolean {
+  if (filters.length === 0) return true;
+  const group = name.split(':')[0]!;
+  return filters.some((f) => name === f || group === f || name.startsWith(f));
+}
+
+async function load<T>(folder: string): Promise<Array<{ file: string; items: T[] }>> {
+  const dir = join(benchDir, folder);
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.ts'))
+      .sort();
+  } catch {
+    return [];
+  }
+  const out: Array<{ file: string; items: T[] }> = [];
+  for (const n of names) {
+    const file = join(dir, n);
+    const mod = (await import(pathToFileURL(file).href)) as { default: T[] };
+    out.push({ file, items: mod.default });
+  }
+  return out;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+interface Running {
+  scenario: Scenario;
+  url: string;
+  child: ChildProcess;
+}
+
+function startServing(file: string, scenario: Scenario): Promise<Running> {
+  return new Promise((resolve, reject) => {
+    const child = fork(join(here, 'serve.ts'), [file, scenario.name], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const timer = setTimeout(
+      () => reject(new Error(`${scenario.name}: not ready in 30 s`)),
+      30_000,
+    );
+    child.once('exit', (code) => reject(new Error(`${scenario.name}: server exited with ${code}`)));
+    child.on('message', (msg: { type?: string; url?: string }) => {
+      if (msg.type === 'ready' && msg.url) {
+        clearTimeout(timer);
+        resolve({ scenario, url: msg.url, child });
+      }
+    });
+  });
+}
+
+interface Sample {
+  rps: number;
+  p99: number;
+  errors: number;
+}
+
+async function hit(r: Running, seconds: number, connections: number): Promise<Sample> {
+  const result = await autocannon({
+    url: r.url,
+    connections,
+    duration: seconds,
+    method: (r.scenario.method ?? 'GET') as 'GET',
+    headers: r.scenario.headers,
+    body: r.scenario.body,
+  });
+  return {
+    rps: result.requests.average,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+async function runHttp(args: Args): Promise<Record<string, unknown>> {
+  const files = await load<Scenario>('scenarios');
+  const all = files.flatMap(({ file, items }) => items.map((s) => ({ file, s })));
+  const seen = new Set<string>();
+  for (const { s } of all) {
+    if (seen.has(s.name)) throw new Error(`bench: two scenarios are named ${s.name}`);
+    seen.add(s.name);
+  }
+  const selected = all.filter(({ s }) => s.name === 'koa' || matches(s.name, args.filters));
+  if (!selected.some(({ s }) => s.name === 'koa'))
+    throw new Error('bench: bare Koa scenario missing');
+  // Keep the run bounded: shrink the per-run duration rather than overrun the budget.
+  const budget = args.maxSeconds - selected.length * (args.warmup + 1);
+  const perRun = Math.max(1, Math.min(args.duration, budget / (selected.length * args.rounds)));
+  console.log(
+    `http: ${selected.length} scenarios x ${args.rounds} rounds x ${perRun.toFixed(1)} s, ` +
+      `${args.connections} connections (about ${Math.ceil(selected.length * (args.rounds * perRun + args.warmup + 1))} s)`,
+  );
+  const running: Running[] = [];
+  try {
+    for (const { file, s } of selected) running.push(await startServing(file, s));
+    for (const r of running) await hit(r, args.warmup, args.connections);
+    const samples = new Map<string, Sample[]>(running.map((r) => [r.scenario.name, []]));
+    for (let round = 0; round < args.rounds; round++) {
+      for (const r of running)
+        samples.get(r.scenario.name)!.push(await hit(r, perRun, args.connections));
+      process.stdout.write(`  round ${round + 1}/${args.rounds} done\n`);
+    }
+    const ratio = (name: string, other: string, key: 'rps' | 'p99'): number | undefined => {
+      const a = samples.get(name);
+      const b = samples.get(other);
+      if (!a || !b) return undefined;
+      return median(a.map((x, i) => x[key] / b[i]![key]));
+    };
+    console.log('');
+    console.log(
+      `${pad('scenario', 28)}${pad('req/s', 10, true)}${pad('p99 ms', 9, true)}${pad('req/s vs koa', 14, true)}${pad('p99 vs koa', 12, true)}${pad('errors', 8, true)}  other ratios (req/s)`,
+    );
+    const table: Record<string, unknown> = {};
+    for (const r of running) {
+      const name = r.scenario.name;
+      const xs = samples.get(name)!;
+      const rps = median(xs.map((x) => x.rps));
+      const p99 = median(xs.map((x) => x.p99));
+      const vsKoa = ratio(name, 'koa', 'rps')!;
+      const p99VsKoa = ratio(name, 'koa', 'p99')!;
+      const errors = xs.reduce((n, x) => n + x.errors, 0);
+      const others = (r.scenario.compareTo ?? [])
+        .map((o) => [o, ratio(name, o, 'rps')] as const)
+        .filter((pair): pair is readonly [string, number] => pair[1] !== undefined);
+      console.log(
+        `${pad(name, 28)}${pad(rps.toFixed(0), 10, true)}${pad(p99.toFixed(1), 9, true)}${pad(vsKoa.toFixed(3), 14, true)}${pad(p99VsKoa.toFixed(3), 12, true)}${pad(String(errors), 8, true)}  ${others.map(([o, v]) => `vs ${o} ${v.toFixed(3)}`).join(', ')}`,
+      );
+      table[name] = {
+        rps,
+        p99,
+        vsKoa,
+        p99VsKoa,
+        errors,
+        others: Object.fromEntries(others),
+        rounds: xs,
+      };
+    }
+    return table;
+  } finally {
+    for (const r of running) {
+      r.child.removeAllListeners('exit');
+      r.child.send({ type: 'stop' });
+      const t = setTimeout(() => r.child.kill('SIGKILL'), 3000);
+      t.unref();
+    }
+  }
+}
+
+async function timeCase(c: MicroCase): Promise<{ nsPerOp: number }> {
+  const fn = await c.setup();
+  const iterations = c.iterations ?? 100_000;
+  const sample = async (): Promise<number> => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) {
+      const r = fn();
+      if (r && typeof (r as Promise<unknown>).then === 'function') await r;
+    }
+    return Number(process.hrtime.bigint() - t0) / iterations;
+  };
+  await sample(); // warm-up: let the JIT settle
+  const xs: number[] = [];
+  for (let i = 0; i < 7; i++) xs.push(await sample());
+  return { nsPerOp: median(xs) };
+}
+
+async function runMicro(args: Args): Promise<Record<string, unknown>> {
+  const files = await load<MicroCase>('micro');
+  const cases = files.flatMap(({ items }) => items).filter((c) => matches(c.name, args.filters));
+  const table: Record<string, unknown> = {};
+  if (cases.length === 0) return table;
+  console.log(`\nmicro: ${cases.length} cases, median of 7 samples`);
+  for (const c of cases) {
+    const { nsPerOp } = await timeCase(c);
+    console.log(`${pad(c.name, 60)}${pad(nsPerOp.toFixed(1), 12, true)} ns/op`);
+    table[c.name] = { nsPerOp };
+  }
+  return table;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const started = Date.now();
+const results: Record<string, unknown> = {
+  node: process.version,
+  args,
+  at: new Date().toISOString(),
+};
+if (args.only !== 'micro') results.http = await runHttp(args);
+if (args.only !== 'http') results.micro = await runMicro(args);
+mkdirSync(join(benchDir, 'results'), { recursive: true });
+const out = join(benchDir, 'results', `bench-${Date.now()}.json`);
+writeFileSync(out, JSON.stringify(results, null, 2));
+console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s; results in ${out}`);
+process.exit(0);
