@@ -42,6 +42,7 @@ projects.push({ ...project(root, 'repo'), testMatch: ['<rootDir>/test/**/*.test.
 export default {
   projects,
   testTimeout: 30_000,
+  reporters: ['default', join(root, 'scripts/jest-summary-reporter.cjs')],
   globalSetup: join(root, 'scripts/jest-global-setup.mjs'),
   globalTeardown: join(root, 'scripts/jest-global-teardown.mjs'),
 };
