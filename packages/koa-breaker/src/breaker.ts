@@ -1,0 +1,211 @@
+/**
+ * The middleware factory: guards everything downstream of it with a circuit breaker, a timeout and
+ * a bulkhead; one breaker for the middleware, or one per `key(ctx)` in a bounded LRU.
+ */
+import type { Context, Middleware, Next } from 'koa';
+import {
+  isRejection,
+  type BrokenCircuitError,
+  type BulkheadRejectedError,
+  type TimeoutError,
+} from './errors.js';
+import { defaultIsFailure } from './circuit-breaker.js';
+import { Emitter, type BreakerEventName, type BreakerListener } from './events.js';
+import type { HealthCheckResult } from './health.js';
+import { PolicyRegistry } from './keys.js';
+import {
+  functionOption,
+  normalizePolicy,
+  objectOption,
+  positiveInt,
+  positiveMs,
+  type PolicyOptions,
+} from './options.js';
+import { Policy, type BreakerStats } from './policy.js';
+import { isOwnError, renderProblem } from './problem.js';
+import { parseRetryAfter, retryAfterOf } from './retry-after.js';
+import type { Outcome } from './state.js';
+
+/** Options of {@link breaker}: the policy, plus how the middleware keys, judges and answers. */
+export interface BreakerOptions extends PolicyOptions {
+  /**
+   * One breaker per key (e.g. route or tenant). A key function that throws (bad client input)
+   * falls back to the shared key `''`, and the error is reported on `app.emit('error')`.
+   * @default one breaker for the middleware
+   */
+  key?: (ctx: Context) => string;
+  /** Most keys kept; past it the least recently used is dropped. @default 1000 */
+  maxKeys?: number;
+  /** A key unused for this long (nothing running, not open) is dropped lazily. @default 600000 */
+  idleMs?: number;
+  /**
+   * Whether a finished request counts as a failure; `err` is what downstream threw, or undefined
+   * when it answered. Not asked for client aborts and local rejections (they count as neither).
+   * @default a thrown error without a 4xx status, or a response status >= 500
+   */
+  isFailure?: (ctx: Context, err: unknown) => boolean;
+  /**
+   * Answers instead of the problem+json response when the breaker refuses a request or it times
+   * out (`err` is a BrokenCircuitError, BulkheadRejectedError or TimeoutError).
+   */
+  fallback?: (
+    ctx: Context,
+    err: BrokenCircuitError | BulkheadRejectedError | TimeoutError,
+  ) => unknown;
+}
+
+/** The middleware `breaker()` returns, with its controls attached. */
+export interface BreakerMiddleware extends Middleware {
+  /** Subscribes to an event; payloads carry `name` and, for keyed breakers, `key`. */
+  on<E extends BreakerEventName>(event: E, listener: BreakerListener<E>): BreakerMiddleware;
+  off<E extends BreakerEventName>(event: E, listener: BreakerListener<E>): BreakerMiddleware;
+  /** The stats of every live breaker (one when there is no `key`). O(keys). */
+  stats(): BreakerStats[];
+  /** The stats of one key's breaker (no argument: the unkeyed breaker), if it exists. */
+  get(key?: string): BreakerStats | undefined;
+  /** `pass` when every breaker is closed, else `openHealth` (default `warn`) naming the open ones. */
+  healthCheck(): Promise<HealthCheckResult>;
+  /** Rejects bulkhead waiters, drops every key and listener. */
+  close(): void;
+}
+
+/** Set on `ctx` when a breaker answered with its own rejection: an outer breaker counts neither. */
+const REJECTED = Symbol.for('@koa-mesh/breaker.rejected');
+
+function runNext(signal: AbortSignal, ctx: Context, next: Next): Promise<unknown> {
+  ctx.state.signal = signal;
+  return next();
+}
+
+/**
+ * Guards everything downstream with a circuit breaker (plus optional timeout and bulkhead).
+ *
+ * @example
+ * app.use(breaker({ failureThreshold: 5, openMs: 10_000, timeoutMs: 2_000 }));
+ */
+export function breaker(options: BreakerOptions = {}): BreakerMiddleware {
+  const p = normalizePolicy(options);
+  const o = objectOption('options', options) ?? {};
+  const keyFn = functionOption<((ctx: Context) => string) | undefined>('key', o.key, undefined);
+  const maxKeys = positiveInt('maxKeys', o.maxKeys, 1000);
+  const idleMs = positiveMs('idleMs', o.idleMs, 600_000);
+  const isFailure = functionOption<BreakerOptions['isFailure']>(
+    'isFailure',
+    o.isFailure,
+    undefined,
+  );
+  const fallback = functionOption<BreakerOptions['fallback']>('fallback', o.fallback, undefined);
+
+  let lastApp: Context['app'] | undefined;
+  const report = (err: unknown, ctx?: Context): void => {
+    const app = ctx?.app ?? lastApp;
+    if (app) app.emit('error', err, ctx);
+    else process.emitWarning(err as Error);
+  };
+  const emitter = new Emitter((err) => report(err));
+  const single = keyFn ? undefined : new Policy(p, emitter, undefined);
+  const registry = keyFn
+    ? new PolicyRegistry((key) => new Policy(p, emitter, key), maxKeys, idleMs)
+    : undefined;
+
+  const judge = (ctx: Context, err: unknown, failed: boolean): Outcome => {
+    if (ctx.res.destroyed && !ctx.res.writableEnded) return 'ignored';
+    if (failed ? isRejection(err) : (ctx as unknown as Record<symbol, unknown>)[REJECTED] === true)
+      return 'ignored';
+    if (isFailure) {
+      try {
+        return isFailure(ctx, failed ? err : undefined) ? 'failure' : 'success';
+      } catch (hookErr) {
+        report(hookErr, ctx);
+      }
+    }
+    if (failed) return defaultIsFailure(err) ? 'failure' : 'success';
+    return ctx.status >= 500 ? 'failure' : 'success';
+  };
+
+  const pushBack = (ctx: Context, err: unknown): number | undefined => {
+    if (!p.respectRetryAfter) return undefined;
+    if (err !== undefined) return isRejection(err) ? undefined : retryAfterOf(err);
+    const status = ctx.status;
+    if (status !== 429 && status !== 503) return undefined;
+    if ((ctx as unknown as Record<symbol, unknown>)[REJECTED] === true) return undefined;
+    return parseRetryAfter(ctx.response.get('Retry-After'));
+  };
+
+  const policyFor = (ctx: Context): Policy => {
+    if (single) return single;
+    let key: string;
+    try {
+      key = String(keyFn!(ctx));
+    } catch (err) {
+      report(err, ctx);
+      key = '';
+    }
+    return registry!.get(key, p.clock());
+  };
+
+  const middleware = async function breakerMiddleware(ctx: Context, next: Next): Promise<void> {
+    lastApp = ctx.app;
+    const policy = policyFor(ctx);
+    const parent = ctx.state.signal as unknown;
+    const parentSignal = parent instanceof AbortSignal ? parent : undefined;
+    try {
+      await policy.run(runNext, ctx, next, parentSignal, judge, pushBack);
+    } catch (err) {
+      if (!isOwnError(err)) throw err;
+      if (isRejection(err)) (ctx as unknown as Record<symbol, unknown>)[REJECTED] = true;
+      if (fallback) {
+        try {
+          await fallback(ctx, err as BrokenCircuitError);
+          return;
+        } catch (fallbackErr) {
+          report(fallbackErr, ctx);
+        }
+      }
+      renderProblem(ctx, err);
+    } finally {
+      if (parentSignal !== undefined) ctx.state.signal = parentSignal;
+    }
+  } as BreakerMiddleware;
+
+  const all = (): Policy[] => (single ? [single] : [...registry!.values()]);
+
+  middleware.on = (event, listener) => {
+    emitter.on(event, listener);
+    return middleware;
+  };
+  middleware.off = (event, listener) => {
+    emitter.off(event, listener);
+    return middleware;
+  };
+  middleware.stats = () => all().map((policy) => policy.stats());
+  middleware.get = (key) =>
+    single ? (key === undefined ? single.stats() : undefined) : registry!.peek(key ?? '')?.stats();
+  middleware.healthCheck = () => {
+    const now = p.clock();
+    const policies = all();
+    if (single) return Promise.resolve(single.healthCheck());
+    const notClosed = policies.filter((policy) => policy.state.current(now) !== 'closed');
+    if (notClosed.length === 0)
+      return Promise.resolve({
+        status: 'pass',
+        componentType: 'component',
+        measurement: 'openCircuits',
+        observedValue: 0,
+      });
+    return Promise.resolve({
+      status: p.openHealth,
+      componentType: 'component',
+      measurement: 'openCircuits',
+      observedValue: notClosed.length,
+      output: `${notClosed.length} of ${policies.length} circuits of "${p.name}" are open or half-open`,
+      details: { keys: notClosed.slice(0, 20).map((policy) => policy.key) },
+    });
+  };
+  middleware.close = () => {
+    single?.close();
+    registry?.clear();
+    emitter.clear();
+  };
+  return middleware;
+}
