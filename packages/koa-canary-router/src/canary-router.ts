@@ -1,0 +1,383 @@
+import type { Context, Middleware, Next } from 'koa';
+import { NoTargetError, isCanaryRouterError, type CanaryRouterError } from './errors.js';
+import {
+  Listeners,
+  type CanaryDecision,
+  type CanaryRouterEvents,
+  type EventName,
+} from './events.js';
+import { bucketOf } from './hash.js';
+import { EPSILON, normalizeOptions, type Arm } from './normalize.js';
+import {
+  checkWeight,
+  isPlainObject,
+  optionError,
+  type CanaryRouterOptions,
+  type ReleaseOutcome,
+} from './options.js';
+import { UpstreamProxy } from './proxy.js';
+import { upstreamOf, type Upstream } from './targets.js';
+import type { Weights } from './weights.js';
+
+/** The middleware `canaryRouter()` returns, with its control surface. */
+export interface CanaryRouter extends Middleware {
+  /** The rollout id (hash salt). */
+  readonly rollout: string;
+  /**
+   * Changes some arms' weights (percent) at run time. Only keys whose bucket lies between the old
+   * and the new boundary move. Throws a TypeError, changing nothing, on an unknown arm, a weight
+   * outside 0..100 or a sum above 100. A throwing `weights` listener does not undo the change: its
+   * error is rethrown once every listener ran.
+   */
+  setWeights(weights: Readonly<Record<string, number>>): Weights;
+  /** The current split in percent, stable included. */
+  weights(): Weights;
+  /** The arm each key gets at the current weights (weighted path only, rules aside). */
+  simulate(keys: Iterable<string>): string[];
+  /** Requests served per arm, and how many fell back to stable. */
+  stats(): { served: Record<string, number>; fallbacks: number };
+  on<K extends EventName>(event: K, listener: CanaryRouterEvents[K]): this;
+  off<K extends EventName>(event: K, listener: CanaryRouterEvents[K]): this;
+  /** Closes the upstream connection pools. */
+  close(): Promise<void>;
+}
+
+/** Reports a user callback's or an upstream's failure without failing the request. */
+function report(ctx: Context, err: unknown): void {
+  ctx.app.emit('error', err, ctx);
+}
+
+function isUrl(value: unknown): value is URL {
+  return (
+    value instanceof URL ||
+    (typeof value === 'object' &&
+      value !== null &&
+      typeof (value as URL).origin === 'string' &&
+      typeof (value as URL).pathname === 'string')
+  );
+}
+
+/** Writes one of this package's errors as RFC 9457 problem+json. */
+function renderProblem(ctx: Context, err: CanaryRouterError, version: string | undefined): void {
+  ctx.status = err.status;
+  if (version !== undefined) ctx.set('X-Service-Version', version);
+  ctx.type = 'application/problem+json';
+  const requestId = (ctx.state as { requestId?: unknown }).requestId;
+  ctx.body = {
+    type: err.type,
+    title: err.title,
+    status: err.status,
+    detail: err.message,
+    code: err.code,
+    ...(typeof requestId === 'string' ? { requestId } : {}),
+  };
+}
+
+/**
+ * Sticky, monotone canary routing: picks an arm per request (rules first, then the bucket of a
+ * stickiness key against the weights), records it in `ctx.state.version` / `ctx.state.canary`,
+ * and proxies to the arm's upstream (undici) or runs its middleware in-process.
+ *
+ * @example
+ * app.use(canaryRouter({
+ *   rollout: 'checkout-v2',
+ *   arms: {
+ *     stable: { target: 'http://checkout-v1:8080' },
+ *     canary: { target: 'http://checkout-v2:8080', weight: 10 },
+ *   },
+ * }));
+ */
+export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
+  const config = normalizeOptions(options);
+  const { rollout, arms, rules, trust, userKey, cookie, ruleVary, weightVary } = config;
+  const stable = config.stable;
+  let table = config.table;
+  let fallbacks = 0;
+  const listeners = new Listeners();
+  const proxy = config.proxies ? new UpstreamProxy(config.proxy) : undefined;
+
+  function isTrusted(ctx: Context): boolean {
+    try {
+      return trust(ctx) === true;
+    } catch (err) {
+      report(ctx, err);
+      return false;
+    }
+  }
+
+  /** The rule's arm, or undefined; `ruleIndex` is where it matched. */
+  function byRules(ctx: Context): number {
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
+      let arm: string | undefined;
+      try {
+        arm = rule.match(ctx);
+      } catch (err) {
+        report(ctx, err);
+        continue;
+      }
+      if (arm === undefined) continue;
+      if (rule.dynamic && !arms.has(arm)) {
+        report(
+          ctx,
+          new TypeError(
+            `@koa-mesh/canary-router: a rule predicate returned unknown arm ${JSON.stringify(arm)}`,
+          ),
+        );
+        continue;
+      }
+      if (rule.trusted && !isTrusted(ctx)) continue;
+      ruleArm = arm;
+      return i;
+    }
+    return -1;
+  }
+  // Set by byRules next to its index, to avoid allocating a result object per request.
+  let ruleArm = '';
+
+  /** The weighted decision: [arm name, key kind]. */
+  function byWeight(ctx: Context): 'user' | 'cookie' | 'ip' {
+    let bucket: number | undefined;
+    let key: 'user' | 'cookie' | 'ip' = 'ip';
+    if (userKey !== undefined) {
+      try {
+        const id = userKey(ctx);
+        if (typeof id === 'string' && id !== '') {
+          bucket = bucketOf(rollout, id);
+          key = 'user';
+        }
+      } catch (err) {
+        report(ctx, err);
+      }
+    }
+    let fromCookie: number | undefined;
+    if (cookie !== undefined) {
+      try {
+        fromCookie = cookie.read(ctx, rollout);
+      } catch (err) {
+        report(ctx, err);
+      }
+      if (bucket === undefined && fromCookie !== undefined) {
+        bucket = fromCookie;
+        key = 'cookie';
+      }
+    }
+    bucket ??= bucketOf(rollout, ctx.ip);
+    if (cookie !== undefined && fromCookie !== bucket) {
+      try {
+        cookie.write(ctx, rollout, bucket);
+      } catch (err) {
+        report(ctx, err);
+      }
+    }
+    weightedArm = table.armOf(bucket);
+    return key;
+  }
+  let weightedArm = '';
+
+  async function resolve(ctx: Context, arm: Arm): Promise<URL> {
+    if (arm.target.kind !== 'resolver') throw new Error('not a resolver');
+    const url: unknown = await arm.target.resolver(ctx);
+    if (!isUrl(url)) {
+      throw new TypeError(`@koa-mesh/canary-router: the resolver of arm "${arm.name}" gave no URL`);
+    }
+    return url;
+  }
+
+  async function dispatch(ctx: Context, next: Next, arm: Arm, url: URL | undefined): Promise<void> {
+    const target = arm.target;
+    if (target.kind === 'middleware') {
+      ctx.set('X-Service-Version', arm.version);
+      try {
+        await target.middleware(ctx, next);
+      } catch (err) {
+        // Koa's error handler drops headers set before the throw; keep the version on the error.
+        if (typeof err === 'object' && err !== null) {
+          const e = err as { headers?: unknown };
+          if (e.headers === undefined) e.headers = { 'X-Service-Version': arm.version };
+          else if (isPlainObject(e.headers)) e.headers['X-Service-Version'] ??= arm.version;
+        }
+        throw err;
+      }
+      return;
+    }
+    let upstream: Upstream;
+    let release: ((outcome: ReleaseOutcome) => void) | undefined;
+    if (target.kind === 'urls') {
+      const list = target.upstreams;
+      upstream = list[arm.cursor]!;
+      arm.cursor = arm.cursor + 1 === list.length ? 0 : arm.cursor + 1;
+    } else {
+      const resolved = url!;
+      upstream = upstreamOf(resolved);
+      const resolver = target.resolver;
+      if (typeof resolver.release === 'function') {
+        release = (outcome) => {
+          try {
+            resolver.release!(resolved, outcome);
+          } catch (err) {
+            report(ctx, err);
+          }
+        };
+      }
+    }
+    try {
+      await proxy!.forward(ctx, upstream, arm.headers, arm.version, release);
+    } catch (err) {
+      if (!isCanaryRouterError(err)) throw err;
+      report(ctx, err);
+      renderProblem(ctx, err, arm.version);
+    }
+  }
+
+  const middleware = async function canaryRouterMiddleware(
+    ctx: Context,
+    next: Next,
+  ): Promise<void> {
+    const matched = rules.length === 0 ? -1 : byRules(ctx);
+    let armName: string;
+    let key: 'user' | 'cookie' | 'ip' | undefined;
+    let vary: string[];
+    if (matched !== -1) {
+      armName = ruleArm;
+      vary = ruleVary[matched]!;
+    } else {
+      key = byWeight(ctx);
+      armName = weightedArm;
+      vary = weightVary;
+    }
+    if (vary.length !== 0) ctx.vary(vary);
+
+    let arm = arms.get(armName)!;
+    let url: URL | undefined;
+    let fallback: CanaryDecision['fallback'];
+    if (arm.target.kind === 'resolver') {
+      try {
+        url = await resolve(ctx, arm);
+      } catch (err) {
+        if (arm === stable) {
+          fallback = undefined;
+          return finishNoTarget(ctx, arm, matched, key, err);
+        }
+        fallback = { from: arm.name, error: err };
+        fallbacks++;
+        arm = stable;
+        if (arm.target.kind === 'resolver') {
+          try {
+            url = await resolve(ctx, arm);
+          } catch (err2) {
+            return finishNoTarget(ctx, arm, matched, key, err2, fallback);
+          }
+        }
+      }
+    }
+    arm.served++;
+    const decision: CanaryDecision = {
+      rollout,
+      arm: arm.name,
+      version: arm.version,
+      reason: matched !== -1 ? 'rule' : 'weight',
+      key,
+      ...(fallback ? { fallback } : {}),
+    };
+    record(ctx, decision);
+    await dispatch(ctx, next, arm, url);
+  } as CanaryRouter;
+
+  function record(ctx: Context, decision: CanaryDecision): void {
+    const state = ctx.state as { version?: string; canary?: CanaryDecision };
+    state.version = decision.version;
+    state.canary = decision;
+    if (listeners.has('decision')) {
+      for (const err of listeners.emit('decision', { ...decision, ctx })) report(ctx, err);
+    }
+  }
+
+  function finishNoTarget(
+    ctx: Context,
+    arm: Arm,
+    matched: number,
+    key: CanaryDecision['key'],
+    cause: unknown,
+    fallback?: CanaryDecision['fallback'],
+  ): void {
+    record(ctx, {
+      rollout,
+      arm: arm.name,
+      version: arm.version,
+      reason: matched !== -1 ? 'rule' : 'weight',
+      key,
+      ...(fallback ? { fallback } : {}),
+    });
+    const err = new NoTargetError(fallback?.from ?? arm.name, { cause });
+    report(ctx, err);
+    renderProblem(ctx, err, undefined);
+  }
+
+  Object.defineProperty(middleware, 'rollout', { value: rollout, enumerable: true });
+
+  middleware.weights = () => table.toWeights();
+
+  middleware.setWeights = (changes) => {
+    if (!isPlainObject(changes)) throw optionError('setWeights()', 'an object of weights', changes);
+    const updates: Record<string, number> = {};
+    let stableGiven: number | undefined;
+    for (const [name, value] of Object.entries(changes)) {
+      if (!arms.has(name)) {
+        throw optionError(
+          `setWeights().${name}`,
+          `one of the arms (${[...arms.keys()].join(', ')})`,
+          name,
+        );
+      }
+      const weight = checkWeight(`setWeights().${name}`, value);
+      if (name === stable.name) stableGiven = weight;
+      else updates[name] = weight;
+    }
+    const next = table.with(updates);
+    const current = next.toWeights();
+    const othersSum = 100 - current[stable.name]!;
+    if (othersSum > 100 + EPSILON) {
+      throw optionError('setWeights()', 'weights summing to at most 100', othersSum);
+    }
+    if (stableGiven !== undefined && Math.abs(stableGiven - current[stable.name]!) > EPSILON) {
+      throw optionError(
+        `setWeights().${stable.name}`,
+        `omitted or the remainder of the other arms (${current[stable.name]})`,
+        stableGiven,
+      );
+    }
+    const previous = table.toWeights();
+    table = next;
+    const errors = listeners.emit('weights', { previous, current });
+    if (errors.length !== 0) throw errors[0];
+    return current;
+  };
+
+  middleware.simulate = (keys) => {
+    const out: string[] = [];
+    for (const key of keys) out.push(table.armOf(bucketOf(rollout, String(key))));
+    return out;
+  };
+
+  middleware.stats = () => {
+    const served: Record<string, number> = {};
+    for (const arm of arms.values()) served[arm.name] = arm.served;
+    return { served, fallbacks };
+  };
+
+  middleware.on = function on(event, listener) {
+    listeners.on(event, listener);
+    return this;
+  };
+  middleware.off = function off(event, listener) {
+    listeners.off(event, listener);
+    return this;
+  };
+
+  middleware.close = async () => {
+    await proxy?.close();
+  };
+
+  return middleware;
+}

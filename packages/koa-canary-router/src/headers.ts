@@ -1,0 +1,111 @@
+import type { Context } from 'koa';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1), removed in both directions along with every `Proxy-*`
+ * header and every header the `Connection` header names. `expect` is answered by Node's server
+ * itself and undici refuses to send it; `http2-settings` belongs to the h2c upgrade.
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'http2-settings',
+]);
+
+/** Headers the proxy sets itself, so the client's copies are dropped. */
+const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+
+/** Lowercased header names listed in a `Connection` header value. */
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const out = new Set<string>();
+  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const token = part.trim().toLowerCase();
+    if (token !== '') out.add(token);
+  }
+  return out;
+}
+
+function isHopByHop(lower: string, listed: Set<string> | undefined): boolean {
+  return (
+    HOP_BY_HOP.has(lower) ||
+    lower.startsWith('proxy-') ||
+    (listed !== undefined && listed.has(lower))
+  );
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export interface RequestHeaderPlan {
+  /** Forward the client's Host (`preserve`) or let undici send the upstream's (`rewrite`). */
+  preserveHost: boolean;
+  /** Lowercased names of the arm's own headers, which replace the client's. */
+  armHeaderNames: ReadonlySet<string>;
+  /** The arm's own headers as a flat [name, value, ...] list. */
+  armHeaders: readonly string[];
+}
+
+/**
+ * The headers sent upstream as a flat `[name, value, ...]` list (undici's cheapest form, and it
+ * keeps repeated headers apart): the client's raw headers minus hop-by-hop ones, X-Forwarded-*
+ * appended when Koa trusts the proxy in front of it (`app.proxy`) or overwritten otherwise, the
+ * arm's headers, the injected trace context, and a `content-length` for a replayed body.
+ */
+export function upstreamHeaders(
+  ctx: Context,
+  plan: RequestHeaderPlan,
+  injected: Record<string, string> | undefined,
+  replayLength: number | undefined,
+): string[] {
+  const req = ctx.req;
+  const incoming = req.headers;
+  const raw = req.rawHeaders;
+  const listed = connectionTokens(incoming.connection);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (isHopByHop(lower, listed) || FORWARDED.has(lower)) continue;
+    if (lower === 'host' && !plan.preserveHost) continue;
+    if (plan.armHeaderNames.has(lower)) continue;
+    if (injected !== undefined && injected[lower] !== undefined) continue;
+    // A replayed body is the parser's decoded text: its length and encoding are new.
+    if (replayLength !== undefined && (lower === 'content-length' || lower === 'content-encoding'))
+      continue;
+    out.push(name, raw[i + 1]!);
+  }
+  const remote = req.socket.remoteAddress ?? '';
+  const trusted = ctx.app.proxy;
+  const priorFor = trusted ? first(incoming['x-forwarded-for']) : undefined;
+  out.push('x-forwarded-for', priorFor ? `${priorFor}, ${remote}` : remote);
+  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
+  const priorProto = trusted ? first(incoming['x-forwarded-proto']) : undefined;
+  out.push('x-forwarded-proto', priorProto ?? (encrypted ? 'https' : 'http'));
+  const priorHost = trusted ? first(incoming['x-forwarded-host']) : undefined;
+  const host = priorHost ?? incoming.host;
+  if (host !== undefined) out.push('x-forwarded-host', host);
+  for (let i = 0; i < plan.armHeaders.length; i++) out.push(plan.armHeaders[i]!);
+  if (injected !== undefined) {
+    for (const name in injected) out.push(name, injected[name]!);
+  }
+  if (replayLength !== undefined) out.push('content-length', String(replayLength));
+  return out;
+}
+
+/** Copies the upstream's response headers to the Koa response, minus hop-by-hop ones. */
+export function copyResponseHeaders(ctx: Context, headers: IncomingHttpHeaders): void {
+  const listed = connectionTokens(headers.connection);
+  const res = ctx.res;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || isHopByHop(name, listed)) continue;
+    res.setHeader(name, value);
+  }
+}

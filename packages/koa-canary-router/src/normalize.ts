@@ -1,0 +1,167 @@
+import type { Context } from 'koa';
+import type { RequestHeaderPlan } from './headers.js';
+import {
+  DEFAULTS,
+  checkFunction,
+  checkRollout,
+  checkToken,
+  checkWeight,
+  isPlainObject,
+  optionError,
+  type CanaryRouterOptions,
+} from './options.js';
+import { normalizeProxyOptions, type NormalizedProxyOptions } from './proxy.js';
+import { compileRules, type CompiledRule } from './rules.js';
+import { stickyCookie, type StickyCookie } from './sticky-cookie.js';
+import { compileTarget, type CompiledTarget } from './targets.js';
+import { WeightTable } from './weights.js';
+
+/** An arm ready to serve. */
+export interface Arm {
+  readonly name: string;
+  readonly version: string;
+  readonly target: CompiledTarget;
+  readonly headers: RequestHeaderPlan;
+  /** Round-robin position over a URL list. */
+  cursor: number;
+  /** Requests this arm served. */
+  served: number;
+}
+
+export interface Normalized {
+  rollout: string;
+  stable: Arm;
+  arms: Map<string, Arm>;
+  table: WeightTable;
+  rules: CompiledRule[];
+  trust: (ctx: Context) => boolean;
+  userKey: ((ctx: Context) => string | undefined) | undefined;
+  cookie: StickyCookie | undefined;
+  /** `Vary` for a decision made by rule i: the headers rules 0..i read. */
+  ruleVary: string[][];
+  /** `Vary` for a weighted decision: every rule's header, the cookie, `stickiness.vary`. */
+  weightVary: string[];
+  proxy: NormalizedProxyOptions;
+  /** Whether any arm proxies (so the undici agent is needed). */
+  proxies: boolean;
+}
+
+/** Sum tolerance for weights such as 33.3 + 33.3 + 33.4. */
+export const EPSILON = 1e-9;
+
+export function normalizeOptions(input: unknown): Normalized {
+  if (!isPlainObject(input)) throw optionError('options', 'an object', input);
+  const o = input as unknown as CanaryRouterOptions;
+  const rollout = checkRollout(o.rollout);
+  const stableName = o.stable ?? DEFAULTS.stable;
+  if (typeof stableName !== 'string' || stableName === '') {
+    throw optionError('stable', 'a non-empty string', stableName);
+  }
+  if (!isPlainObject(o.arms)) throw optionError('arms', 'an object of arms', o.arms);
+  const names = Object.keys(o.arms);
+  if (!names.includes(stableName)) {
+    throw optionError('arms', `an object with a \`${stableName}\` (stable) arm`, o.arms);
+  }
+  const arms = new Map<string, Arm>();
+  const others: string[] = [];
+  const percents: number[] = [];
+  let stableWeight: number | undefined;
+  for (const name of names) {
+    const raw = (o.arms as Record<string, unknown>)[name];
+    const at = `arms.${name}`;
+    if (!isPlainObject(raw)) throw optionError(at, 'an arm object ({ target, weight? })', raw);
+    const target = compileTarget(`${at}.target`, raw.target);
+    const version = raw.version ?? name;
+    if (typeof version !== 'string' || version === '' || /[\r\n]/.test(version)) {
+      throw optionError(`${at}.version`, 'a non-empty single-line string', version);
+    }
+    const armHeaders: string[] = [];
+    const armHeaderNames = new Set<string>();
+    if (raw.headers !== undefined) {
+      if (!isPlainObject(raw.headers)) throw optionError(`${at}.headers`, 'an object', raw.headers);
+      for (const [h, v] of Object.entries(raw.headers)) {
+        checkToken(`${at}.headers`, h);
+        if (typeof v !== 'string' || /[\r\n]/.test(v)) {
+          throw optionError(`${at}.headers.${h}`, 'a single-line string', v);
+        }
+        armHeaders.push(h, v);
+        armHeaderNames.add(h.toLowerCase());
+      }
+    }
+    if (name === stableName) {
+      if (raw.weight !== undefined) stableWeight = checkWeight(`${at}.weight`, raw.weight);
+    } else {
+      others.push(name);
+      percents.push(raw.weight === undefined ? 0 : checkWeight(`${at}.weight`, raw.weight));
+    }
+    arms.set(name, {
+      name,
+      version,
+      target,
+      headers: {
+        preserveHost: false, // set below, once proxy options are known
+        armHeaderNames,
+        armHeaders,
+      },
+      cursor: 0,
+      served: 0,
+    });
+  }
+  const sum = percents.reduce((a, b) => a + b, 0);
+  if (sum > 100 + EPSILON) {
+    throw optionError('arms', 'weights of the non-stable arms summing to at most 100', sum);
+  }
+  if (stableWeight !== undefined && Math.abs(stableWeight - (100 - sum)) > EPSILON) {
+    throw optionError(
+      `arms.${stableName}.weight`,
+      `omitted or the remainder of the other arms (${100 - sum})`,
+      stableWeight,
+    );
+  }
+  const proxy = normalizeProxyOptions(o.proxy);
+  for (const arm of arms.values()) {
+    (arm.headers as { preserveHost: boolean }).preserveHost = proxy.preserveHost;
+  }
+
+  const rules = compileRules(o.rules, new Set(names));
+  const trust = checkFunction<(ctx: Context) => boolean>('trust', o.trust) ?? (() => false);
+
+  const stickiness = o.stickiness;
+  if (stickiness !== undefined && !isPlainObject(stickiness)) {
+    throw optionError('stickiness', 'an object', stickiness);
+  }
+  const userKey = checkFunction<(ctx: Context) => string | undefined>(
+    'stickiness.key',
+    stickiness?.key,
+  );
+  const cookie = stickyCookie(stickiness?.cookie);
+  const extraVary = stickiness?.vary ?? [];
+  if (!Array.isArray(extraVary)) throw optionError('stickiness.vary', 'an array', extraVary);
+  extraVary.forEach((h: unknown, i) => checkToken(`stickiness.vary[${i}]`, h));
+
+  const ruleVary: string[][] = [];
+  const seen: string[] = [];
+  for (const rule of rules) {
+    if (rule.vary !== undefined && !seen.includes(rule.vary)) seen.push(rule.vary);
+    ruleVary.push([...seen]);
+  }
+  const weightVary = [...seen];
+  for (const h of [...(cookie ? ['cookie'] : []), ...extraVary.map((h) => h.toLowerCase())]) {
+    if (!weightVary.includes(h)) weightVary.push(h);
+  }
+
+  return {
+    rollout,
+    stable: arms.get(stableName)!,
+    arms,
+    table: new WeightTable(stableName, others, percents),
+    rules,
+    trust,
+    userKey,
+    cookie,
+    ruleVary,
+    weightVary,
+    proxy,
+    proxies: [...arms.values()].some((a) => a.target.kind !== 'middleware'),
+  };
+}

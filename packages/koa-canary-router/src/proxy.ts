@@ -1,0 +1,222 @@
+import type { Context } from 'koa';
+import { Agent } from 'undici';
+import {
+  BodyConsumedError,
+  ConnectTimeoutError,
+  UpstreamTimeoutError,
+  UpstreamUnreachableError,
+  type CanaryRouterError,
+} from './errors.js';
+import { copyResponseHeaders, upstreamHeaders, type RequestHeaderPlan } from './headers.js';
+import {
+  DEFAULTS,
+  isPlainObject,
+  optionError,
+  positiveInt,
+  type ProxyOptions,
+  type ReleaseOutcome,
+} from './options.js';
+import type { Upstream } from './targets.js';
+import { TraceContext } from './trace-context.js';
+
+/** Statuses whose responses carry no body (RFC 9110 §6.4.1). */
+const EMPTY_STATUS = new Set([204, 205, 304]);
+
+/** Maps an undici error raised before response headers to the answer the client gets. */
+export function upstreamError(err: unknown): CanaryRouterError {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return new ConnectTimeoutError({ cause: err });
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new UpstreamTimeoutError({ cause: err });
+  }
+  // Refused, DNS, reset, closed socket, TLS: the upstream is unreachable from here.
+  return new UpstreamUnreachableError({ cause: err });
+}
+
+export interface NormalizedProxyOptions {
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  connections: number;
+  keepAliveTimeoutMs: number;
+  preserveHost: boolean;
+  stripPrefix: string | undefined;
+}
+
+export function normalizeProxyOptions(raw: unknown): NormalizedProxyOptions {
+  if (raw !== undefined && !isPlainObject(raw)) throw optionError('proxy', 'an object', raw);
+  const o = (raw ?? {}) as ProxyOptions;
+  const host = o.host ?? DEFAULTS.host;
+  if (host !== 'rewrite' && host !== 'preserve') {
+    throw optionError('proxy.host', "'rewrite' or 'preserve'", host);
+  }
+  const strip = o.stripPrefix;
+  if (strip !== undefined && (typeof strip !== 'string' || !/^\/.*[^/]$/.test(strip))) {
+    throw optionError('proxy.stripPrefix', 'a path starting with / and not ending with /', strip);
+  }
+  return {
+    connectTimeoutMs: positiveInt(
+      'proxy.connectTimeoutMs',
+      o.connectTimeoutMs,
+      DEFAULTS.connectTimeoutMs,
+    ),
+    headersTimeoutMs: positiveInt(
+      'proxy.headersTimeoutMs',
+      o.headersTimeoutMs,
+      DEFAULTS.headersTimeoutMs,
+    ),
+    bodyTimeoutMs: positiveInt('proxy.bodyTimeoutMs', o.bodyTimeoutMs, DEFAULTS.bodyTimeoutMs),
+    connections: positiveInt('proxy.connections', o.connections, DEFAULTS.connections),
+    keepAliveTimeoutMs: positiveInt(
+      'proxy.keepAliveTimeoutMs',
+      o.keepAliveTimeoutMs,
+      DEFAULTS.keepAliveTimeoutMs,
+    ),
+    preserveHost: host === 'preserve',
+    stripPrefix: strip,
+  };
+}
+
+type Release = (outcome: ReleaseOutcome) => void;
+
+/** The request body to send: none, the client's stream, or a replay of what a parser read. */
+function requestBody(ctx: Context): { body: Buffer | Context['req'] | null; replay?: number } {
+  const req = ctx.req;
+  const length = req.headers['content-length'];
+  const hasBody =
+    req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (!hasBody) return { body: null };
+  const raw = (ctx.request as { rawBody?: unknown }).rawBody;
+  if (typeof raw === 'string' || Buffer.isBuffer(raw)) {
+    // A parser already read the stream; its rawBody holds the bytes. Never re-serialise `body`.
+    const buf = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
+    return { body: buf, replay: buf.length };
+  }
+  if (req.readableDidRead || req.readableEnded) throw new BodyConsumedError();
+  return { body: req };
+}
+
+/**
+ * Forwards requests with undici: one keep-alive pool per upstream origin (bounded by
+ * `connections`), bodies streamed both ways, errors mapped to 502/503/504.
+ */
+export class UpstreamProxy {
+  private readonly agent: Agent;
+  private readonly options: NormalizedProxyOptions;
+  private readonly trace = new TraceContext();
+
+  constructor(options: NormalizedProxyOptions) {
+    this.options = options;
+    this.agent = new Agent({
+      connections: options.connections,
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs,
+      keepAliveTimeout: options.keepAliveTimeoutMs,
+    });
+  }
+
+  private pathFor(ctx: Context, upstream: Upstream): string {
+    let path = ctx.url;
+    const strip = this.options.stripPrefix;
+    if (strip !== undefined && path.startsWith(strip)) {
+      const rest = path.slice(strip.length);
+      if (rest === '') path = '/';
+      else if (rest[0] === '/') path = rest;
+      else if (rest[0] === '?') path = `/${rest}`;
+    }
+    return upstream.basePath + path;
+  }
+
+  /**
+   * Proxies the request and sets status, headers and `ctx.body` (the upstream's stream). Throws a
+   * CanaryRouterError when no response came; returns quietly when the client went away first.
+   * `release` is called exactly once, when the exchange has ended.
+   */
+  async forward(
+    ctx: Context,
+    upstream: Upstream,
+    plan: RequestHeaderPlan,
+    version: string,
+    release: Release | undefined,
+  ): Promise<void> {
+    const started = performance.now();
+    let released = false;
+    const done = (ok: boolean, status: number | undefined, error: unknown): void => {
+      if (released) return;
+      released = true;
+      if (release) release({ ok, status, error, durationMs: performance.now() - started });
+    };
+
+    let body: ReturnType<typeof requestBody>;
+    try {
+      body = requestBody(ctx);
+    } catch (err) {
+      done(false, undefined, err);
+      throw err;
+    }
+    const injected = await this.trace.headers();
+    const headers = upstreamHeaders(ctx, plan, injected, body.replay);
+
+    const res = ctx.res;
+    const controller = new AbortController();
+    let responded = false;
+    // Before headers, a client that goes away aborts the upstream request; after them, Koa
+    // destroys the upstream body when the response closes, which aborts it too.
+    const onClientClose = (): void => {
+      if (!responded && !res.writableFinished) controller.abort();
+    };
+    res.once('close', onClientClose);
+
+    let data: Awaited<ReturnType<Agent['request']>>;
+    try {
+      data = await this.agent.request({
+        origin: upstream.origin,
+        path: this.pathFor(ctx, upstream),
+        method: ctx.method as 'GET',
+        headers,
+        body: body.body,
+        signal: controller.signal,
+      });
+    } catch (err) {
+      res.off('close', onClientClose);
+      done(false, undefined, err);
+      if (controller.signal.aborted) return; // nobody left to answer
+      throw upstreamError(err);
+    }
+    responded = true;
+    res.off('close', onClientClose);
+    const { statusCode, body: stream } = data;
+    const ok = statusCode < 500;
+
+    // Without an 'error' listener, the abort error undici's body emits when Koa destroys it on a
+    // client disconnect crashes the process (DESIGN.md, traps).
+    stream.on('error', (err) => {
+      done(false, statusCode, err);
+      // Past the headers there is no status left to send: cut the client's connection so it
+      // sees a truncated response rather than a clean end.
+      if (!res.writableFinished) res.destroy();
+    });
+    stream.once('end', () => done(ok, statusCode, undefined));
+    stream.once('close', () => done(false, statusCode, new Error('upstream body closed early')));
+
+    if (res.destroyed) {
+      stream.destroy();
+      return;
+    }
+    ctx.status = statusCode;
+    copyResponseHeaders(ctx, data.headers);
+    ctx.set('X-Service-Version', version);
+    if (EMPTY_STATUS.has(statusCode) || ctx.method === 'HEAD') {
+      // Koa sends no body for these; drain the (empty) upstream body so the socket is reused.
+      stream.resume();
+      return;
+    }
+    ctx.body = stream;
+  }
+
+  /** Closes every pooled connection; in-flight exchanges are cut. */
+  async close(): Promise<void> {
+    await this.agent.destroy();
+  }
+}
