@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // `sdk` is the `@koa-mesh/tracing/sdk` subpath: it alone imports the SDK (optional peers).
+  entry: { index: 'src/index.ts', sdk: 'src/sdk.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

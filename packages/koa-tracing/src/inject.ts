@@ -1,0 +1,109 @@
+import { context as otelContext, isSpanContextValid, trace, type Context } from '@opentelemetry/api';
+import type { PropagationFormat } from './extract.js';
+import { serializeBaggage, writeTraceHeaders } from './propagator.js';
+
+/** Options of {@link injectTraceHeaders} and {@link traceInterceptor}. */
+export interface InjectOptions {
+  /** Formats to write. @default ['tracecontext'] */
+  propagators?: readonly PropagationFormat[];
+  /** Write W3C `baggage` from the context. @default true */
+  baggage?: boolean;
+  /** The context to propagate. @default context.active() */
+  context?: Context;
+}
+
+/** A `Headers`-like object (WHATWG `Headers`, undici's) or a plain header record. */
+export type HeaderTarget = { set(name: string, value: string): unknown } | Record<string, unknown>;
+
+const TRACECONTEXT: readonly PropagationFormat[] = Object.freeze(['tracecontext']);
+
+/**
+ * Writes the active trace context (the request's server span inside a traced handler) into
+ * outbound request headers: `traceparent`, `tracestate` and `baggage` by default. Works without an
+ * OpenTelemetry SDK. Returns `headers`, so it reads well inline:
+ *
+ * ```ts
+ * await fetch(url, { headers: injectTraceHeaders({ accept: 'application/json' }) });
+ * ```
+ */
+export function injectTraceHeaders<H extends HeaderTarget>(headers: H, options: InjectOptions = {}): H {
+  const ctx = options.context ?? otelContext.active();
+  const set =
+    typeof (headers as { set?: unknown }).set === 'function'
+      ? (name: string, value: string) => void (headers as { set(n: string, v: string): unknown }).set(name, value)
+      : (name: string, value: string) => void ((headers as Record<string, unknown>)[name] = value);
+  const sc = trace.getSpanContext(ctx);
+  if (sc && isSpanContextValid(sc)) writeTraceHeaders(sc, options.propagators ?? TRACECONTEXT, set);
+  if (options.baggage ?? true) {
+    const bag = serializeBaggage(ctx);
+    if (bag) set('baggage', bag);
+  }
+  return headers;
+}
+
+type UndiciHeaders =
+  | Record<string, string | string[] | undefined>
+  | Array<string | string[]>
+  | Iterable<[string, string | string[] | undefined]>
+  | null
+  | undefined;
+
+/** The part of undici's dispatch options the interceptor touches. */
+export interface DispatchOptions {
+  headers?: UndiciHeaders;
+  [key: string]: unknown;
+}
+
+/** undici's `Dispatcher.dispatch` shape. */
+export type Dispatch<O extends DispatchOptions = DispatchOptions, H = unknown> = (
+  options: O,
+  handler: H,
+) => boolean;
+
+function toRecord(headers: UndiciHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const add = (name: string, value: string | string[] | undefined): void => {
+    if (value === undefined) return;
+    const key = name.toLowerCase();
+    const prev = out[key];
+    if (prev === undefined) out[key] = value;
+    else out[key] = ([] as string[]).concat(prev, value);
+  };
+  if (headers == null) return out;
+  if (Array.isArray(headers)) {
+    if (headers.length > 0 && Array.isArray(headers[0])) {
+      for (const pair of headers as unknown as Array<[string, string]>) add(pair[0], pair[1]);
+    } else {
+      for (let i = 0; i + 1 < headers.length; i += 2) add(String(headers[i]), headers[i + 1]);
+    }
+  } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [k, v] of headers as Iterable<[string, string | string[] | undefined]>) add(k, v);
+  } else {
+    for (const [k, v] of Object.entries(headers)) add(k, v);
+  }
+  return out;
+}
+
+/**
+ * An undici interceptor that adds the active trace context to every request a dispatcher sends,
+ * for `undici.request()` and `fetch()` alike (headers already present with the same names are
+ * replaced):
+ *
+ * ```ts
+ * import { Agent, setGlobalDispatcher } from 'undici';
+ * setGlobalDispatcher(new Agent().compose(traceInterceptor()));
+ * ```
+ */
+export function traceInterceptor(
+  options: Omit<InjectOptions, 'context'> = {},
+): <O extends DispatchOptions, H>(dispatch: Dispatch<O, H>) => Dispatch<O, H> {
+  return <O extends DispatchOptions, H>(dispatch: Dispatch<O, H>): Dispatch<O, H> =>
+    function tracedDispatch(opts: O, handler: H): boolean {
+      const extra = injectTraceHeaders({} as Record<string, string>, options);
+      const names = Object.keys(extra);
+      if (names.length === 0) return dispatch(opts, handler);
+      const headers = toRecord(opts.headers);
+      for (const name of names) headers[name] = extra[name]!;
+      return dispatch({ ...opts, headers }, handler);
+    };
+}

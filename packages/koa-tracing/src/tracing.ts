@@ -1,0 +1,268 @@
+import type { ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import {
+  context as otelContext,
+  isSpanContextValid,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Exception,
+  type Span,
+  type SpanContext,
+  type SpanOptions,
+} from '@opentelemetry/api';
+import type { Context as KoaContext, Middleware, Next } from 'koa';
+import { parseBaggage } from './baggage.js';
+import { extractTraceContext, getFromRecord } from './extract.js';
+import { createIdGenerator } from './hex.js';
+import { ATTR, normalizeMethod, requestAttributes, spanName } from './http-attributes.js';
+import { normalizeOptions, type TracingOptions } from './options.js';
+import { toRemoteSpanContext, withBaggage } from './propagator.js';
+import { isValidRequestId } from './request-id.js';
+import { FLAG_RANDOM, FLAG_SAMPLED, formatTraceparent, KNOWN_FLAGS } from './traceparent.js';
+
+/** What the middleware leaves on `ctx.state`. */
+export interface TracingState {
+  /** The request id: the inbound `X-Request-Id` when valid, generated otherwise. */
+  requestId: string;
+  /** 32 lowercase hex characters (absent on ignored requests). */
+  traceId?: string;
+  /** This request's span id, 16 lowercase hex characters (absent on ignored requests). */
+  spanId?: string;
+  /** Whether the trace is sampled (absent on ignored requests). */
+  sampled?: boolean;
+}
+
+/** Per-request bookkeeping of a recording span, kept on the response under a private symbol. */
+interface RequestSpan {
+  span: Span;
+  ctx: KoaContext;
+  error: unknown;
+  handlerDone: boolean;
+  closed: boolean;
+}
+
+function statusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { status?: unknown; statusCode?: unknown };
+  const s = e.status ?? e.statusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+function errorTypeOf(err: unknown): string {
+  if (typeof err === 'object' && err !== null) {
+    const { code, name } = err as { code?: unknown; name?: unknown };
+    if (typeof code === 'string' && code !== '') return code;
+    if (typeof name === 'string' && name !== '') return name;
+  }
+  return '_OTHER';
+}
+
+/** Koa's error handler drops headers set before a throw; the ones on `err.headers` survive. */
+function keepHeaders(err: unknown, res: ServerResponse, names: readonly string[]): void {
+  if (typeof err !== 'object' || err === null) return;
+  try {
+    const e = err as { headers?: Record<string, unknown> };
+    const headers: Record<string, unknown> = { ...e.headers };
+    for (const name of names) {
+      const value = res.getHeader(name);
+      if (value !== undefined && headers[name] === undefined) headers[name] = value;
+    }
+    e.headers = headers;
+  } catch {
+    // A frozen error keeps its own headers.
+  }
+}
+
+/**
+ * Koa middleware that joins each request to its distributed trace: it continues the caller's
+ * W3C (or B3 / Jaeger) trace context, starts one SERVER span named `METHOD route`, makes it the
+ * active context for everything downstream, ends it when the response has really finished, and
+ * sets `ctx.state.requestId`, `traceId`, `spanId` and `sampled`. Without an OpenTelemetry SDK it
+ * still continues and propagates the context with ids of its own.
+ *
+ * @example
+ * ```ts
+ * app.use(tracing({ ignore: ['/health'] }));
+ * ```
+ */
+export function tracing(options?: TracingOptions): Middleware {
+  const o = normalizeOptions(options);
+  const tracer = (o.tracerProvider ?? trace.getTracerProvider()).getTracer(o.tracerName);
+  const ids = createIdGenerator();
+  const kSpan = Symbol('@koa-mesh/tracing span');
+  const requestIdHeader = o.requestIdHeader;
+  const preserved: string[] = [];
+  if (requestIdHeader) preserved.push(requestIdHeader);
+  if (o.serverTiming) preserved.push('server-timing');
+
+  const report = (err: unknown, ctx: KoaContext): void => {
+    ctx.app.emit('error', err, ctx);
+  };
+
+  function finish(rs: RequestSpan): void {
+    const { span, ctx, error } = rs;
+    const res = ctx.res;
+    (res as unknown as Record<symbol, unknown>)[kSpan] = undefined;
+    const status = res.statusCode;
+    if (res.headersSent) span.setAttribute(ATTR.status, status);
+    if (error !== undefined) span.recordException(error as Exception);
+    if (res.headersSent && status >= 500) {
+      span.setAttribute(ATTR.errorType, error !== undefined ? errorTypeOf(error) : String(status));
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: error instanceof Error ? error.message : `HTTP ${status}`,
+      });
+    } else if (!res.writableFinished) {
+      span.setAttribute(ATTR.errorType, error !== undefined ? errorTypeOf(error) : 'aborted');
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: 'the connection closed before the response finished',
+      });
+    }
+    span.end();
+  }
+
+  function onResponseClose(this: ServerResponse): void {
+    const rs = (this as unknown as Record<symbol, RequestSpan | undefined>)[kSpan];
+    if (rs === undefined) return;
+    rs.closed = true;
+    if (rs.handlerDone) finish(rs);
+  }
+
+  function nameSpan(ctx: KoaContext, span: Span, method: string): void {
+    let route: string | undefined;
+    try {
+      route = o.route(ctx);
+    } catch (err) {
+      report(err, ctx);
+    }
+    if (typeof route === 'string' && route !== '') {
+      span.updateName(spanName(method, route));
+      span.setAttribute(ATTR.route, route);
+    }
+    const version: unknown = ctx.state.version;
+    if (typeof version === 'string' && version !== '') span.setAttribute(ATTR.version, version);
+  }
+
+  return async function tracingMiddleware(ctx: KoaContext, next: Next): Promise<void> {
+    const req = ctx.req;
+    const res = ctx.res;
+    const headers = req.headers;
+
+    let requestId: string | undefined;
+    if (requestIdHeader) {
+      const inbound = headers[requestIdHeader];
+      if (typeof inbound === 'string' && isValidRequestId(inbound)) requestId = inbound;
+    }
+    if (requestId === undefined) {
+      try {
+        requestId = String(o.generateRequestId());
+      } catch (err) {
+        report(err, ctx);
+        requestId = randomUUID();
+      }
+    }
+    const state = ctx.state as TracingState;
+    state.requestId = requestId;
+    if (requestIdHeader) res.setHeader(requestIdHeader, requestId);
+
+    let ignored = false;
+    if (o.ignore) {
+      try {
+        ignored = o.ignore(ctx);
+      } catch (err) {
+        report(err, ctx);
+      }
+    }
+    if (ignored) {
+      try {
+        return await next();
+      } catch (err) {
+        keepHeaders(err, res, preserved);
+        throw err;
+      }
+    }
+
+    const inbound = extractTraceContext(headers, getFromRecord, o.propagators);
+    let restart = false;
+    if (inbound) {
+      try {
+        restart = o.restartAtEdge(ctx);
+      } catch (err) {
+        report(err, ctx);
+        restart = true;
+      }
+    }
+    let parent = otelContext.active();
+    const method = normalizeMethod(ctx.method);
+    const spanOptions: SpanOptions = {
+      kind: SpanKind.SERVER,
+      attributes: { [ATTR.method]: method, [ATTR.path]: ctx.path },
+    };
+    if (inbound) {
+      const remote = toRemoteSpanContext(inbound);
+      if (restart) {
+        spanOptions.root = true;
+        spanOptions.links = [{ context: remote }];
+      } else {
+        parent = trace.setSpanContext(parent, remote);
+      }
+    }
+    if (o.baggage !== false) {
+      const raw = getFromRecord(headers, 'baggage');
+      if (raw !== undefined) parent = withBaggage(parent, parseBaggage(raw, o.baggage));
+    }
+
+    let span = tracer.startSpan(spanName(method, undefined), spanOptions, parent);
+    let sc = span.spanContext();
+    const continued = inbound !== undefined && !restart;
+    if (
+      !span.isRecording() &&
+      (!isSpanContextValid(sc) || (continued && sc.spanId === inbound.spanId))
+    ) {
+      // No SDK: the api's no-op tracer hands back the parent's ids (or none). Mint this hop's own.
+      const own: SpanContext = continued
+        ? { traceId: inbound.traceId, spanId: ids.spanId(), traceFlags: inbound.traceFlags & KNOWN_FLAGS }
+        : { traceId: ids.traceId(), spanId: ids.spanId(), traceFlags: FLAG_RANDOM };
+      if (continued && inbound.traceState) own.traceState = inbound.traceState;
+      sc = own;
+      span = trace.wrapSpanContext(own);
+    }
+    state.traceId = sc.traceId;
+    state.spanId = sc.spanId;
+    state.sampled = (sc.traceFlags & FLAG_SAMPLED) === FLAG_SAMPLED;
+    if (o.serverTiming) {
+      res.setHeader(
+        'server-timing',
+        `traceparent;desc="${formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags)}"`,
+      );
+    }
+    const active = trace.setSpan(parent, span);
+
+    if (!span.isRecording()) {
+      try {
+        return await otelContext.with(active, next);
+      } catch (err) {
+        keepHeaders(err, res, preserved);
+        throw err;
+      }
+    }
+
+    span.setAttributes(requestAttributes(ctx, method));
+    const rs: RequestSpan = { span, ctx, error: undefined, handlerDone: false, closed: false };
+    (res as unknown as Record<symbol, RequestSpan>)[kSpan] = rs;
+    res.on('close', onResponseClose);
+    try {
+      await otelContext.with(active, next);
+    } catch (err) {
+      rs.error = err;
+      keepHeaders(err, res, preserved);
+      throw err;
+    } finally {
+      nameSpan(ctx, span, method);
+      rs.handlerDone = true;
+      if (rs.closed || res.destroyed) finish(rs);
+    }
+  };
+}
