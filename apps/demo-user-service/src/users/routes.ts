@@ -1,0 +1,113 @@
+import Router from '@koa/router';
+import type { Context, Middleware, Next } from 'koa';
+import { hashPassword, verifyPassword } from '../auth/password.js';
+import { assertRole, assertSelfOrAdmin, requireAuth } from '../auth/middleware.js';
+import type { TokenService } from '../auth/jwt.js';
+import { NotFoundError, UnauthorizedError, UnsupportedMediaTypeError } from '../http/errors.js';
+import { toPublicUser } from './model.js';
+import type { UserRepository } from './repository.js';
+import { parseCreateUser, parseId, parseLogin, parsePage, parseUpdateUser } from './validation.js';
+
+export interface ApiDeps {
+  users: UserRepository;
+  tokens: TokenService;
+  /**
+   * Answers `GET /api/users/:id/orders` once the caller is known to be allowed; `ctx.params.id`
+   * is the validated user id.
+   */
+  orders: Middleware;
+}
+
+/** Bodies are JSON or nothing: anything else is a 415 before the parser is asked. */
+function requireJson(): Middleware {
+  return async function requireJsonBody(ctx: Context, next: Next): Promise<void> {
+    if (!ctx.is('application/json')) throw new UnsupportedMediaTypeError();
+    await next();
+  };
+}
+
+/**
+ * A hash to compare against when the email is unknown, so that login takes as long for a missing
+ * account as for a wrong password (no account enumeration by timing).
+ */
+const decoyHash = hashPassword('decoy password that matches nothing');
+
+/** The login route and the users API. */
+export function apiRouter({ users, tokens, orders }: ApiDeps): Router {
+  const router = new Router();
+
+  router.post('/auth/login', requireJson(), async function login(ctx: Context) {
+    const input = parseLogin(ctx.request.body);
+    const user = await users.findByEmail(input.email);
+    const ok = await verifyPassword(input.password, user?.passwordHash ?? (await decoyHash));
+    if (!user || !ok) throw new UnauthorizedError('wrong email or password', undefined);
+    const { token, expiresIn } = tokens.issue(user);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { accessToken: token, tokenType: 'Bearer', expiresIn, user: toPublicUser(user) };
+  });
+
+  const api = new Router({ prefix: '/api/users' });
+  api.use(requireAuth());
+
+  api.get('/', async function listUsers(ctx: Context) {
+    const page = parsePage(ctx.query);
+    const { items, total } = await users.list(page);
+    ctx.body = { items: items.map(toPublicUser), total, limit: page.limit, offset: page.offset };
+  });
+
+  api.get('/:id', async function getUser(ctx: Context) {
+    const user = await users.get(parseId(ctx.params.id));
+    if (!user) throw new NotFoundError('no such user');
+    ctx.body = toPublicUser(user);
+  });
+
+  api.post('/', requireJson(), async function createUser(ctx: Context) {
+    assertRole(ctx, 'admin');
+    const input = parseCreateUser(ctx.request.body);
+    const user = await users.create({
+      email: input.email,
+      name: input.name,
+      roles: input.roles,
+      passwordHash: await hashPassword(input.password),
+    });
+    ctx.status = 201;
+    ctx.set('Location', `/api/users/${user.id}`);
+    ctx.body = toPublicUser(user);
+  });
+
+  api.put('/:id', requireJson(), async function updateUser(ctx: Context) {
+    const id = parseId(ctx.params.id);
+    assertSelfOrAdmin(ctx, id);
+    const input = parseUpdateUser(ctx.request.body);
+    if (input.roles !== undefined) assertRole(ctx, 'admin');
+    const user = await users.update(id, {
+      ...(input.email !== undefined ? { email: input.email } : {}),
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      ...(input.roles !== undefined ? { roles: input.roles } : {}),
+      ...(input.password !== undefined ? { passwordHash: await hashPassword(input.password) } : {}),
+    });
+    if (!user) throw new NotFoundError('no such user');
+    ctx.body = toPublicUser(user);
+  });
+
+  api.delete('/:id', async function deleteUser(ctx: Context) {
+    assertRole(ctx, 'admin');
+    if (!(await users.delete(parseId(ctx.params.id)))) throw new NotFoundError('no such user');
+    ctx.status = 204;
+  });
+
+  api.get(
+    '/:id/orders',
+    async function authorizeOrders(ctx: Context, next: Next) {
+      const id = parseId(ctx.params.id);
+      assertSelfOrAdmin(ctx, id);
+      if (!(await users.get(id))) throw new NotFoundError('no such user');
+      ctx.params.id = id;
+      await next();
+    },
+    orders,
+  );
+
+  router.use(api.routes(), api.allowedMethods({ throw: true }));
+  return router;
+}
