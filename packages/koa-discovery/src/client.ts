@@ -1,0 +1,198 @@
+import { Agent } from 'undici';
+import type { Breaker } from './endpoint.js';
+import { ServiceUnavailableError } from './errors.js';
+import { discoveryFetch, type DiscoveryFetchInit, type DiscoveryResponse } from './fetch.js';
+import { filterKey, type Instance, type InstanceFilter } from './instance.js';
+import type { NormalizedOptions } from './options.js';
+import type { Outcome } from './outcome.js';
+import { createPropagation } from './propagation.js';
+import { RetryBudget } from './retry-budget.js';
+import { ServicePool, type PoolSnapshot } from './service-pool.js';
+
+/**
+ * The koa-mesh `Resolver`: the base URL of one upstream instance for this request, with the
+ * optional `release` the canary router calls once when the exchange ends.
+ */
+export interface Resolver<Ctx = unknown> {
+  (ctx: Ctx): Promise<URL>;
+  release?(
+    url: URL,
+    outcome: { ok: boolean; status?: number; error?: unknown; durationMs: number },
+  ): void;
+}
+
+/** Filter of a resolver: instance filter plus how to derive a consistent-hash key from ctx. */
+export interface ResolverFilter<Ctx = unknown> extends InstanceFilter {
+  hashKey?: (ctx: Ctx) => string | undefined;
+}
+
+/** Options of `pick`. */
+export interface PickOptions {
+  hashKey?: string;
+  filter?: InstanceFilter;
+}
+
+/** The client a handler finds on `ctx.state.discovery`. */
+export interface DiscoveryClient {
+  /**
+   * Picks an instance now (synchronous: the list is in memory). Undefined when the service has no
+   * usable instance yet. Does not count as in flight; use `fetch` or a resolver for that.
+   */
+  pick(service: string, options?: PickOptions): Instance | undefined;
+  /** Calls `path` on an instance of `service`, with a deadline and retries on other instances. */
+  fetch(service: string, path: string, init?: DiscoveryFetchInit): Promise<DiscoveryResponse>;
+  /** A Resolver for @koa-mesh/canary-router targets. */
+  resolver<Ctx = unknown>(service: string, filter?: ResolverFilter<Ctx>): Resolver<Ctx>;
+  /** The current instances of `service` (after the filter), ejected ones included. */
+  instances(service: string, filter?: InstanceFilter): readonly Instance[];
+}
+
+/** Owns the pools (one per service and filter), the keep-alive agent and the retry budget. */
+export class ClientCore implements DiscoveryClient {
+  readonly #o: NormalizedOptions;
+  readonly #pools = new Map<string, ServicePool>();
+  readonly #agent: Agent;
+  readonly #budget: RetryBudget;
+  readonly #propagation = createPropagation();
+  readonly #emit: (event: string, payload: Record<string, unknown>) => void;
+  #stopped = false;
+
+  constructor(
+    options: NormalizedOptions,
+    emit: (event: string, payload: Record<string, unknown>) => void,
+  ) {
+    this.#o = options;
+    this.#emit = emit;
+    this.#agent = new Agent({
+      connections: options.fetch.connections,
+      keepAliveTimeout: options.fetch.keepAliveTimeoutMs,
+    });
+    this.#budget = new RetryBudget(
+      options.fetch.ratio,
+      options.fetch.minRetriesPerSecond,
+      options.now,
+    );
+    // Methods are handed around detached (`const { fetch } = ctx.state.discovery`).
+    this.pick = this.pick.bind(this);
+    this.fetch = this.fetch.bind(this);
+    this.resolver = this.resolver.bind(this);
+    this.instances = this.instances.bind(this);
+  }
+
+  /** The pool for `service` + `filter`, opening its watch on first use. */
+  pool(service: string, filter: InstanceFilter | undefined): ServicePool {
+    const key = filterKey(service, filter);
+    let pool = this.#pools.get(key);
+    if (pool) return pool;
+    if (this.#stopped) throw new ServiceUnavailableError(service, 'discovery is stopped');
+    const created = new ServicePool({
+      service,
+      filter,
+      strategy: this.#o.balancers[service] ?? this.#o.balancer,
+      outlier: this.#o.outlier,
+      random: this.#o.random,
+      now: this.#o.now,
+      emit: this.#emit,
+    });
+    pool = created;
+    this.#pools.set(key, created);
+    created.watch = this.#o.registry.watch(service, filter?.dc, (list) => created.update(list));
+    const current = created.watch.instances;
+    if (current) created.update(current);
+    return created;
+  }
+
+  pick(service: string, options?: PickOptions): Instance | undefined {
+    if (this.#stopped) return undefined;
+    return this.pool(service, options?.filter).pick(options?.hashKey)?.instance;
+  }
+
+  instances(service: string, filter?: InstanceFilter): readonly Instance[] {
+    if (this.#stopped) return [];
+    return this.pool(service, filter)
+      .endpoints()
+      .map((ep) => ep.instance);
+  }
+
+  fetch(service: string, path: string, init?: DiscoveryFetchInit): Promise<DiscoveryResponse> {
+    return discoveryFetch(
+      {
+        options: this.#o,
+        agent: this.#agent,
+        budget: this.#budget,
+        pool: (s, f) => this.pool(s, f),
+        propagation: this.#propagation,
+        stopped: () => this.#stopped,
+      },
+      service,
+      path,
+      init,
+    );
+  }
+
+  resolver<Ctx = unknown>(service: string, filter?: ResolverFilter<Ctx>): Resolver<Ctx> {
+    if (typeof service !== 'string' || service === '') {
+      throw new TypeError('@koa-mesh/discovery: resolver() expects a service name');
+    }
+    const { hashKey, ...instanceFilter } = filter ?? {};
+    if (hashKey !== undefined && typeof hashKey !== 'function') {
+      throw new TypeError('@koa-mesh/discovery: resolver() expects `hashKey` to be a function');
+    }
+    const poolFilter = Object.keys(instanceFilter).length > 0 ? instanceFilter : undefined;
+    const readyTimeoutMs = this.#o.readyTimeoutMs;
+    const isStopped = (): boolean => this.#stopped;
+    const getPool = (): ServicePool => this.pool(service, poolFilter);
+    const findPool = (): ServicePool | undefined => this.#pools.get(filterKey(service, poolFilter));
+    const resolve = async function resolveInstance(ctx: Ctx): Promise<URL> {
+      if (isStopped()) throw new ServiceUnavailableError(service, 'discovery is stopped');
+      const pool = getPool();
+      if (!pool.ready) await pool.whenReady(readyTimeoutMs);
+      let key: string | undefined;
+      if (hashKey) {
+        try {
+          key = hashKey(ctx);
+        } catch {
+          key = undefined;
+        }
+      }
+      const ep = pool.pick(key);
+      if (!ep) {
+        throw new ServiceUnavailableError(
+          service,
+          pool.size === 0 ? 'no instances' : 'no usable instance',
+        );
+      }
+      pool.acquire(ep);
+      return new URL(ep.instance.url);
+    } as Resolver<Ctx>;
+    resolve.release = function releaseInstance(url: URL, outcome: Outcome): void {
+      const pool = findPool();
+      const ep = pool?.byUrl(url.origin);
+      if (pool && ep) pool.release(ep, outcome);
+    };
+    return resolve;
+  }
+
+  snapshot(): PoolSnapshot[] {
+    return [...this.#pools.values()].map((p) => p.snapshot());
+  }
+
+  async close(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const pool of this.#pools.values()) pool.watch?.close();
+    this.#pools.clear();
+    // Graceful: calls in flight finish; a body nobody reads cannot hold stop() past the deadline.
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#o.fetch.timeoutMs);
+      timer.unref();
+    });
+    await Promise.race([this.#agent.close(), forced]);
+    clearTimeout(timer);
+    if (!this.#agent.closed || !this.#agent.destroyed)
+      await this.#agent.destroy().catch(() => undefined);
+  }
+}
+
+export type { Breaker };

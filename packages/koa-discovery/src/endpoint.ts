@@ -1,0 +1,36 @@
+import type { Target } from './balancers/balancer.js';
+import type { Instance } from './instance.js';
+
+/** A guarded call, structurally the koa-mesh `Breaker` (from @koa-mesh/breaker or your own). */
+export interface Breaker {
+  execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T>;
+}
+
+/**
+ * The mutable per-instance state a pool keeps: counters survive list updates as long as the
+ * instance id stays, so a Consul index bump never resets in-flight counts or ejections.
+ */
+export class Endpoint implements Target {
+  instance: Instance;
+  inflight = 0;
+  consecutiveFailures = 0;
+  /** Epoch ms until which the instance is ejected; 0 when not ejected. */
+  ejectedUntil = 0;
+  /** Ejections so far (multiplies the next ejection's length); decays while healthy. */
+  ejections = 0;
+  /** When the last ejection ended. */
+  returnedAt = 0;
+  breaker: Breaker | undefined;
+
+  constructor(instance: Instance) {
+    this.instance = instance;
+  }
+
+  get id(): string {
+    return this.instance.id;
+  }
+
+  get weight(): number {
+    return this.instance.weight;
+  }
+}

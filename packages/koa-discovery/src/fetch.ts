@@ -1,0 +1,240 @@
+import type { Readable } from 'node:stream';
+import type { Agent, Dispatcher } from 'undici';
+import type { Endpoint } from './endpoint.js';
+import { DeadlineError, ServiceUnavailableError, UpstreamStatusError } from './errors.js';
+import type { Instance, InstanceFilter } from './instance.js';
+import type { NormalizedOptions } from './options.js';
+import type { RetryBudget } from './retry-budget.js';
+import type { ServicePool } from './service-pool.js';
+
+/** Per-call options of `client.fetch`: undici request options plus routing. */
+export interface DiscoveryFetchInit {
+  /** @default 'GET' */
+  method?: Dispatcher.HttpMethod;
+  headers?: Record<string, string | string[] | undefined>;
+  body?: string | Buffer | Uint8Array | Readable | null;
+  /** Key for the consistent-hash strategy (e.g. a user id). */
+  hashKey?: string;
+  /** Only instances with these tags / meta / in this datacenter. */
+  filter?: InstanceFilter;
+  /** Deadline of this call. @default options.fetch.timeoutMs */
+  timeoutMs?: number;
+  /** Further attempts on other instances. @default options.fetch.retries */
+  retries?: number;
+  /**
+   * Whether the request may be repeated safely. @default true for GET, HEAD, OPTIONS, PUT,
+   * DELETE without a stream body
+   */
+  idempotent?: boolean;
+  /** Aborts the call (and the response body). */
+  signal?: AbortSignal;
+}
+
+/** undici's response plus the instance that answered and the attempts made. */
+export interface DiscoveryResponse extends Dispatcher.ResponseData {
+  instance: Instance;
+  attempts: number;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** Errors raised before a single byte of the request can have reached the instance. */
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A breaker (or bulkhead) refused the call: it never left this process. */
+function refusedLocally(err: unknown): boolean {
+  const code = errorCode(err);
+  return code !== undefined && /BREAKER_OPEN|BULKHEAD/.test(code);
+}
+
+export interface FetchDeps {
+  options: NormalizedOptions;
+  agent: Agent;
+  budget: RetryBudget;
+  pool: (service: string, filter: InstanceFilter | undefined) => ServicePool;
+  propagation: {
+    ready(): Promise<void> | undefined;
+    inject(h: Record<string, string | string[]>): void;
+  };
+  stopped: () => boolean;
+}
+
+/** `client.fetch`: pick, call, retry on another instance, release exactly once. */
+export async function discoveryFetch(
+  deps: FetchDeps,
+  service: string,
+  path: string,
+  init: DiscoveryFetchInit = {},
+): Promise<DiscoveryResponse> {
+  if (typeof service !== 'string' || service === '') {
+    throw new TypeError('@koa-mesh/discovery: fetch() expects a service name');
+  }
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw new TypeError(
+      `@koa-mesh/discovery: fetch() expects a path starting with /, got ${String(path)}`,
+    );
+  }
+  if (deps.stopped()) throw new ServiceUnavailableError(service, 'discovery is stopped');
+  const { options } = deps;
+  const method = (init.method ?? 'GET').toUpperCase() as Dispatcher.HttpMethod;
+  const timeoutMs = init.timeoutMs ?? options.fetch.timeoutMs;
+  const retries = init.retries ?? options.fetch.retries;
+  const body = init.body ?? null;
+  const streamBody = body !== null && typeof (body as Readable).pipe === 'function';
+  const idempotent = init.idempotent ?? (IDEMPOTENT.has(method) && !streamBody);
+
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new DeadlineError(timeoutMs)), timeoutMs);
+  timer.unref();
+  const userSignal = init.signal;
+  const onUserAbort = (): void => deadline.abort(userSignal!.reason);
+  if (userSignal) {
+    if (userSignal.aborted) onUserAbort();
+    else userSignal.addEventListener('abort', onUserAbort, { once: true });
+  }
+  let handedOver = false;
+  const cleanup = (): void => {
+    clearTimeout(timer);
+    userSignal?.removeEventListener('abort', onUserAbort);
+  };
+
+  try {
+    const pool = deps.pool(service, init.filter);
+    if (!pool.ready)
+      await pool.whenReady(Math.min(timeoutMs, options.readyTimeoutMs), deadline.signal);
+    const loading = deps.propagation.ready();
+    if (loading) await loading;
+    const headers: Record<string, string | string[]> = {};
+    if (init.headers) {
+      for (const [k, v] of Object.entries(init.headers))
+        if (v !== undefined) headers[k.toLowerCase()] = v;
+    }
+    deps.propagation.inject(headers);
+
+    deps.budget.deposit();
+    const tried = new Set<Endpoint>();
+    let lastError: unknown;
+    let ep = pool.pick(init.hashKey);
+    for (let attempt = 1; ep !== undefined; attempt++) {
+      if (deadline.signal.aborted) break;
+      tried.add(ep);
+      pool.acquire(ep);
+      const started = options.now();
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await attemptOnce(deps, ep, path, method, headers, body, deadline.signal);
+      } catch (error) {
+        pool.release(ep, { ok: false, error, durationMs: options.now() - started });
+        lastError = error;
+        if (deadline.signal.aborted) break;
+        const neverSent = refusedLocally(error) || CONNECT_CODES.has(errorCode(error) ?? '');
+        if (!(neverSent || idempotent) || streamBody) {
+          // It may have reached the instance: repeating it is not ours to decide.
+          throw new ServiceUnavailableError(
+            service,
+            `request to ${ep.id} failed: ${String((error as Error)?.message ?? error)}`,
+            { cause: error },
+          );
+        }
+        ep =
+          attempt <= retries && deps.budget.tryWithdraw()
+            ? pool.pick(init.hashKey, tried)
+            : undefined;
+        continue;
+      }
+      const status = res.statusCode;
+      if (options.fetch.retryOn.has(status) && idempotent && !streamBody && attempt <= retries) {
+        const next = pool.pick(init.hashKey, tried);
+        if (next && deps.budget.tryWithdraw()) {
+          await res.body.dump().catch(() => undefined);
+          pool.release(ep, { ok: false, status, durationMs: options.now() - started });
+          lastError = new UpstreamStatusError(status, undefined);
+          ep = next;
+          continue;
+        }
+      }
+      // Hand the response over; in-flight and the deadline end when its body closes.
+      const endpoint = ep;
+      let released = false;
+      const finish = (error?: unknown): void => {
+        if (released) return;
+        released = true;
+        cleanup();
+        pool.release(endpoint, {
+          ok: status < 500 && error === undefined,
+          status,
+          ...(error === undefined ? {} : { error }),
+          durationMs: options.now() - started,
+        });
+      };
+      // An error listener also keeps a body handed to Koa from crashing the process when the
+      // client goes away mid-response (Koa 3 + undici 7).
+      res.body.on('error', (err) => finish(err));
+      res.body.once('close', () => finish());
+      handedOver = true;
+      return Object.assign(res, { instance: endpoint.instance, attempts: attempt });
+    }
+    if (deadline.signal.aborted) {
+      const reason: unknown = deadline.signal.reason;
+      if (reason instanceof DeadlineError) {
+        throw new ServiceUnavailableError(service, reason.message, { cause: lastError ?? reason });
+      }
+      throw reason;
+    }
+    if (pool.size === 0) {
+      throw new ServiceUnavailableError(
+        service,
+        pool.ready ? 'no instances' : 'no instance list yet',
+        {
+          cause: pool.watch?.info().lastError,
+        },
+      );
+    }
+    const why = lastError instanceof Error ? lastError.message : 'no usable instance';
+    throw new ServiceUnavailableError(service, `${tried.size} instance(s) tried: ${why}`, {
+      cause: lastError,
+    });
+  } finally {
+    if (!handedOver) cleanup();
+  }
+}
+
+async function attemptOnce(
+  deps: FetchDeps,
+  ep: Endpoint,
+  path: string,
+  method: Dispatcher.HttpMethod,
+  headers: Record<string, string | string[]>,
+  body: DiscoveryFetchInit['body'],
+  signal: AbortSignal,
+): Promise<Dispatcher.ResponseData> {
+  const request = (sig: AbortSignal): Promise<Dispatcher.ResponseData> =>
+    deps.agent.request({ origin: ep.instance.url, path, method, headers, body, signal: sig });
+  const factory = deps.options.breaker;
+  if (!factory) return request(signal);
+  ep.breaker ??= factory(ep.id);
+  try {
+    return await ep.breaker.execute(async (breakerSignal) => {
+      const res = await request(breakerSignal ? AbortSignal.any([signal, breakerSignal]) : signal);
+      // The breaker must see 5xx as failures: carry the response out inside an error.
+      if (res.statusCode >= 500) throw new UpstreamStatusError(res.statusCode, res);
+      return res;
+    }, signal);
+  } catch (err) {
+    if (err instanceof UpstreamStatusError && err.response)
+      return err.response as Dispatcher.ResponseData;
+    throw err;
+  }
+}
