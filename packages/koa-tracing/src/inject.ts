@@ -1,5 +1,6 @@
 import { context as otelContext, isSpanContextValid, trace, type Context } from '@opentelemetry/api';
 import type { PropagationFormat } from './extract.js';
+import { traceContextOf } from './koa-context.js';
 import { serializeBaggage, writeTraceHeaders } from './propagator.js';
 
 /** Options of {@link injectTraceHeaders} and {@link traceInterceptor}. */
@@ -8,8 +9,13 @@ export interface InjectOptions {
   propagators?: readonly PropagationFormat[];
   /** Write W3C `baggage` from the context. @default true */
   baggage?: boolean;
-  /** The context to propagate. @default context.active() */
+  /** The context to propagate. @default the `ctx`'s, else context.active() */
   context?: Context;
+  /**
+   * A Koa context the middleware traced: its request context is propagated. Needed when no
+   * OpenTelemetry context manager is registered (no SDK), where `context.active()` is empty.
+   */
+  ctx?: object;
 }
 
 /** A `Headers`-like object (WHATWG `Headers`, undici's) or a plain header record. */
@@ -27,7 +33,8 @@ const TRACECONTEXT: readonly PropagationFormat[] = Object.freeze(['tracecontext'
  * ```
  */
 export function injectTraceHeaders<H extends HeaderTarget>(headers: H, options: InjectOptions = {}): H {
-  const ctx = options.context ?? otelContext.active();
+  const ctx =
+    options.context ?? (options.ctx && traceContextOf(options.ctx)) ?? otelContext.active();
   const set =
     typeof (headers as { set?: unknown }).set === 'function'
       ? (name: string, value: string) => void (headers as { set(n: string, v: string): unknown }).set(name, value)
@@ -87,7 +94,8 @@ function toRecord(headers: UndiciHeaders): Record<string, string | string[]> {
 /**
  * An undici interceptor that adds the active trace context to every request a dispatcher sends,
  * for `undici.request()` and `fetch()` alike (headers already present with the same names are
- * replaced):
+ * replaced). It reads `context.active()`, so it needs a registered context manager (any SDK
+ * registers one):
  *
  * ```ts
  * import { Agent, setGlobalDispatcher } from 'undici';
@@ -95,7 +103,7 @@ function toRecord(headers: UndiciHeaders): Record<string, string | string[]> {
  * ```
  */
 export function traceInterceptor(
-  options: Omit<InjectOptions, 'context'> = {},
+  options: Omit<InjectOptions, 'context' | 'ctx'> = {},
 ): <O extends DispatchOptions, H>(dispatch: Dispatch<O, H>) => Dispatch<O, H> {
   return <O extends DispatchOptions, H>(dispatch: Dispatch<O, H>): Dispatch<O, H> =>
     function tracedDispatch(opts: O, handler: H): boolean {

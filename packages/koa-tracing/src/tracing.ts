@@ -18,6 +18,7 @@ import { createIdGenerator } from './hex.js';
 import { ATTR, normalizeMethod, requestAttributes, spanName } from './http-attributes.js';
 import { normalizeOptions, type TracingOptions } from './options.js';
 import { toRemoteSpanContext, withBaggage } from './propagator.js';
+import { OTEL_CONTEXT } from './koa-context.js';
 import { isValidRequestId } from './request-id.js';
 import { FLAG_RANDOM, FLAG_SAMPLED, formatTraceparent, KNOWN_FLAGS } from './traceparent.js';
 
@@ -239,6 +240,9 @@ export function tracing(options?: TracingOptions): Middleware {
       );
     }
     const active = trace.setSpan(parent, span);
+    // Without a context manager (no SDK) context.active() stays empty downstream; outbound calls
+    // can still find the request's context through the ctx (injectTraceHeaders(h, { ctx })).
+    (ctx as unknown as { [OTEL_CONTEXT]: unknown })[OTEL_CONTEXT] = active;
 
     if (!span.isRecording()) {
       try {
