@@ -213,6 +213,8 @@ export class UpstreamProxy {
       return;
     }
     ctx.body = stream;
+    // Koa labels a stream body application/octet-stream; a proxy must not invent a type.
+    if (data.headers['content-type'] === undefined) ctx.remove('Content-Type');
   }
 
   /** Closes every pooled connection; in-flight exchanges are cut. */
