@@ -1,0 +1,449 @@
+import { propagation, type TextMapPropagator } from '@opentelemetry/api';
+import { freePort, startApp, waitFor, type RunningServer } from '@koa-mesh/testkit';
+import Koa from 'koa';
+import Koa2 from 'koa2';
+import request from 'supertest';
+import { discovery, StaticRegistry, type DiscoveryMiddleware } from '../src/index.js';
+import { manualClock, seeded } from './helpers.js';
+
+type Behaviour = (ctx: Koa.Context) => void | Promise<void>;
+
+/** An upstream answering `{ name }`, or whatever `behaviour` says. */
+async function upstream(
+  name: string,
+  behaviour?: Behaviour,
+): Promise<RunningServer & { hits: number; seen: Koa.Context['headers'][] }> {
+  const app = new Koa();
+  const stats = { hits: 0, seen: [] as Koa.Context['headers'][] };
+  app.use(async (ctx) => {
+    stats.hits++;
+    stats.seen.push(ctx.headers);
+    if (behaviour) await behaviour(ctx);
+    else ctx.body = { name };
+  });
+  const server = await startApp(app);
+  return Object.defineProperties(server, {
+    hits: { get: () => stats.hits },
+    seen: { value: stats.seen },
+  }) as RunningServer & { hits: number; seen: Koa.Context['headers'][] };
+}
+
+const started: { close(): Promise<void> }[] = [];
+const mids: DiscoveryMiddleware[] = [];
+afterEach(async () => {
+  await Promise.all(mids.splice(0).map((m) => m.stop()));
+  await Promise.all(started.splice(0).map((s) => s.close()));
+});
+
+function track<T extends { close(): Promise<void> }>(s: T): T {
+  started.push(s);
+  return s;
+}
+
+function front(mw: DiscoveryMiddleware, handler: Behaviour): Koa {
+  mids.push(mw);
+  const app = new Koa();
+  app.use(async (ctx, next) => {
+    ctx.state.requestId = 'req-1';
+    await next();
+  });
+  app.use(mw);
+  app.use(handler);
+  return app;
+}
+
+describe('fetch through ctx.state.discovery', () => {
+  it('calls an instance of the service and returns its response', async () => {
+    const a = track(await upstream('a'));
+    const mw = discovery({ services: { orders: [a.url] }, env: false });
+    const app = front(mw, async (ctx) => {
+      const res = await ctx.state.discovery.fetch('orders', '/orders/1');
+      ctx.body = { upstream: await res.body.json(), instance: res.instance.id };
+    });
+    const res = await request(app.callback()).get('/').expect(200);
+    expect(res.body).toEqual({ upstream: { name: 'a' }, instance: `orders-127.0.0.1-${a.port}` });
+  });
+
+  it('answers 503 problem+json when a handler lets ServiceUnavailableError through', async () => {
+    const mw = discovery({ services: {}, env: false, readyTimeoutMs: 0 });
+    const app = front(mw, async (ctx) => {
+      await ctx.state.discovery.fetch('nowhere', '/');
+    });
+    const res = await request(app.callback()).get('/').expect(503);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({
+      type: 'urn:koa-mesh:discovery:service-unavailable',
+      status: 503,
+      code: 'ERR_KOA_MESH_SERVICE_UNAVAILABLE',
+      requestId: 'req-1',
+    });
+    expect(res.body.detail).toMatch(/nowhere/);
+  });
+
+  it('rethrows other errors untouched', async () => {
+    const mw = discovery({ env: false });
+    const app = front(mw, () => {
+      throw Object.assign(new Error('teapot'), { status: 418, expose: true });
+    });
+    await request(app.callback()).get('/').expect(418);
+  });
+
+  it('works on Koa 2', async () => {
+    const a = track(await upstream('a'));
+    const mw = discovery({ services: { orders: [a.url] }, env: false });
+    mids.push(mw);
+    const app = new Koa2();
+    app.use(mw as unknown as Koa2.Middleware);
+    app.use(async (ctx) => {
+      const res = await (ctx.state.discovery as DiscoveryMiddleware['client']).fetch('orders', '/');
+      ctx.body = await res.body.json();
+    });
+    const res = await request(app.callback()).get('/').expect(200);
+    expect(res.body).toEqual({ name: 'a' });
+  });
+
+  it('retries a GET on another instance when the first refuses connections', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const b = track(await upstream('b'));
+    const mw = discovery({
+      services: { orders: [dead, b.url] },
+      balancer: 'round-robin',
+      env: false,
+    });
+    mids.push(mw);
+    for (let i = 0; i < 4; i++) {
+      const res = await mw.client.fetch('orders', '/');
+      expect(await res.body.json()).toEqual({ name: 'b' });
+    }
+    expect(b.hits).toBe(4);
+  });
+
+  it('retries an idempotent request after a 503 but returns a POST 503 as is', async () => {
+    const bad = track(
+      await upstream('bad', (ctx) => void ((ctx.status = 503), (ctx.body = 'busy'))),
+    );
+    const good = track(await upstream('good'));
+    const mw = discovery({
+      services: { orders: [bad.url, good.url] },
+      balancer: 'round-robin',
+      random: () => 0, // round robin starts at `bad`
+      env: false,
+    });
+    mids.push(mw);
+    const get = await mw.client.fetch('orders', '/');
+    expect(get.statusCode).toBe(200);
+    expect(get.attempts).toBe(2);
+    await get.body.dump();
+    // round robin is now back at `bad`
+    await (await mw.client.fetch('orders', '/')).body.dump();
+    const post = await mw.client.fetch('orders', '/', { method: 'POST', body: '{}' });
+    expect(post.statusCode).toBe(503);
+    expect(post.attempts).toBe(1);
+    await post.body.dump();
+  });
+
+  it('does not retry a POST that failed after reaching the instance', async () => {
+    const reset = track(await upstream('reset', (ctx) => void ctx.req.socket.destroy()));
+    const mw = discovery({ services: { orders: [reset.url] }, env: false });
+    mids.push(mw);
+    await expect(
+      mw.client.fetch('orders', '/', { method: 'POST', body: 'x' }),
+    ).rejects.toMatchObject({
+      code: 'ERR_KOA_MESH_SERVICE_UNAVAILABLE',
+    });
+    expect(reset.hits).toBe(1);
+  });
+
+  it('carries the trace context through @opentelemetry/api when a propagator is set', async () => {
+    const a = track(await upstream('a'));
+    const propagator: TextMapPropagator = {
+      inject: (_ctx, carrier, setter) => setter.set(carrier, 'x-test-propagated', 'yes'),
+      extract: (ctx) => ctx,
+      fields: () => ['x-test-propagated'],
+    };
+    propagation.setGlobalPropagator(propagator);
+    try {
+      const mw = discovery({ services: { orders: [a.url] }, env: false });
+      mids.push(mw);
+      await (await mw.client.fetch('orders', '/')).body.dump();
+      expect(a.seen[0]!['x-test-propagated']).toBe('yes');
+    } finally {
+      propagation.disable();
+    }
+  });
+
+  it('sends the caller headers', async () => {
+    const a = track(await upstream('a'));
+    const mw = discovery({ services: { orders: [a.url] }, env: false });
+    mids.push(mw);
+    await (await mw.client.fetch('orders', '/', { headers: { 'X-User': 'u1' } })).body.dump();
+    expect(a.seen[0]!['x-user']).toBe('u1');
+  });
+});
+
+describe('in-flight counters', () => {
+  const inflight = (mw: DiscoveryMiddleware): number =>
+    mw
+      .snapshot()
+      .services.flatMap((s) => s.instances)
+      .reduce((n, i) => n + i.inflight, 0);
+
+  it('count a call until its body is consumed, then drop to zero', async () => {
+    const a = track(await upstream('a'));
+    const mw = discovery({ services: { orders: [a.url] }, env: false });
+    mids.push(mw);
+    const res = await mw.client.fetch('orders', '/');
+    expect(inflight(mw)).toBe(1);
+    await res.body.text();
+    await waitFor(() => inflight(mw) === 0);
+  });
+
+  it('drop to zero after an error, a deadline and a client abort', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const hung = track(await upstream('hung', () => new Promise(() => undefined)));
+    const mw = discovery({
+      services: { dead: [dead], hung: [hung.url] },
+      fetch: { retries: 0 },
+      env: false,
+    });
+    mids.push(mw);
+    await expect(mw.client.fetch('dead', '/')).rejects.toMatchObject({ status: 503 });
+    await expect(mw.client.fetch('hung', '/', { timeoutMs: 200 })).rejects.toMatchObject({
+      code: 'ERR_KOA_MESH_SERVICE_UNAVAILABLE',
+      message: expect.stringMatching(/deadline/),
+    });
+    const ac = new AbortController();
+    const pending = mw.client.fetch('hung', '/', { signal: ac.signal });
+    await waitFor(() => inflight(mw) === 1);
+    ac.abort();
+    await expect(pending).rejects.toBeDefined();
+    expect(inflight(mw)).toBe(0);
+  });
+
+  it('are released by a resolver when the caller reports the outcome', async () => {
+    const a = track(await upstream('a'));
+    const mw = discovery({ services: { orders: [a.url] }, env: false });
+    mids.push(mw);
+    const resolve = mw.client.resolver('orders');
+    const url = await resolve({});
+    expect(url.href).toBe(`${a.url}/`);
+    expect(inflight(mw)).toBe(1);
+    resolve.release!(url, { ok: true, status: 200, durationMs: 3 });
+    expect(inflight(mw)).toBe(0);
+  });
+});
+
+describe('passive outlier ejection', () => {
+  it('ejects a 5xx-returning instance and brings it back after the ejection time', async () => {
+    const clock = manualClock();
+    const bad = track(await upstream('bad', (ctx) => void ((ctx.status = 500), (ctx.body = 'x'))));
+    const good = track(await upstream('good'));
+    const events: string[] = [];
+    const mw = discovery({
+      services: { orders: [bad.url, good.url] },
+      balancer: 'round-robin',
+      outlier: { consecutiveFailures: 3, baseEjectionMs: 10_000 },
+      fetch: { retries: 0 },
+      now: clock.now,
+      random: seeded(9),
+      env: false,
+    });
+    mids.push(mw);
+    mw.on('eject', (e) => events.push(`eject ${String(e.url)}`));
+    mw.on('uneject', (e) => events.push(`uneject ${String(e.url)}`));
+    for (let i = 0; i < 6; i++) await (await mw.client.fetch('orders', '/')).body.dump();
+    expect(bad.hits).toBe(3);
+    expect(events).toEqual([`eject ${bad.url}`]);
+    const snap = mw.snapshot().services[0]!.instances.find((i) => i.url === bad.url)!;
+    expect(snap.ejected).toBe(true);
+    expect(snap.effectiveWeight).toBe(0);
+
+    for (let i = 0; i < 10; i++) await (await mw.client.fetch('orders', '/')).body.dump();
+    expect(bad.hits).toBe(3); // out of rotation
+
+    clock.advance(11_001); // 10 s ± 10 % jitter
+    for (let i = 0; i < 4; i++) await (await mw.client.fetch('orders', '/')).body.dump();
+    expect(bad.hits).toBeGreaterThan(3);
+    expect(events).toContain(`uneject ${bad.url}`);
+  });
+
+  it('counts 5xx outcomes a resolver caller reports', async () => {
+    const a = track(await upstream('a'));
+    const b = track(await upstream('b'));
+    const mw = discovery({
+      services: { orders: [a.url, b.url] },
+      outlier: { consecutiveFailures: 2 },
+      env: false,
+    });
+    mids.push(mw);
+    const resolve = mw.client.resolver('orders');
+    const urlA = new URL(a.url);
+    for (let i = 0; i < 2; i++) {
+      await resolve({});
+      resolve.release!(urlA, { ok: false, status: 502, durationMs: 1 });
+    }
+    const picked = new Set<string>();
+    for (let i = 0; i < 20; i++) picked.add((await resolve({})).origin);
+    expect([...picked]).toEqual([b.url]);
+  });
+
+  it('keeps traffic flowing to every instance in panic mode when most are failing', async () => {
+    const failing = await Promise.all(
+      ['f1', 'f2', 'f3'].map(async (n) =>
+        track(await upstream(n, (ctx) => void ((ctx.status = 500), (ctx.body = 'x')))),
+      ),
+    );
+    const ok = track(await upstream('ok'));
+    const events: string[] = [];
+    const mw = discovery({
+      services: { orders: [...failing.map((f) => f.url), ok.url] },
+      balancer: 'round-robin',
+      outlier: { consecutiveFailures: 1, maxEjectionPercent: 100, panicThreshold: 0.5 },
+      fetch: { retries: 0 },
+      env: false,
+    });
+    mids.push(mw);
+    mw.on('panic', () => events.push('panic'));
+    for (let i = 0; i < 40; i++) await (await mw.client.fetch('orders', '/')).body.dump();
+    expect(events).toEqual(['panic']);
+    expect(mw.snapshot().services[0]!.panic).toBe(true);
+    // Ejected or not, every instance keeps receiving traffic rather than only `ok`.
+    for (const f of failing) expect(f.hits).toBeGreaterThan(3);
+  });
+
+  it('never ejects more than maxEjectionPercent of the instances (but at least one)', async () => {
+    const servers = await Promise.all(
+      ['f1', 'f2', 'f3', 'f4'].map(async (n) =>
+        track(await upstream(n, (ctx) => void ((ctx.status = 500), (ctx.body = 'x')))),
+      ),
+    );
+    const mw = discovery({
+      services: { orders: servers.map((s) => s.url) },
+      outlier: { consecutiveFailures: 1, maxEjectionPercent: 10 },
+      fetch: { retries: 0 },
+      env: false,
+    });
+    mids.push(mw);
+    for (let i = 0; i < 20; i++) await (await mw.client.fetch('orders', '/')).body.dump();
+    const ejected = mw.snapshot().services[0]!.instances.filter((i) => i.ejected);
+    expect(ejected).toHaveLength(1);
+  });
+});
+
+describe('breaker per instance', () => {
+  it('wraps each instance and moves on when one breaker refuses', async () => {
+    const a = track(await upstream('a'));
+    const b = track(await upstream('b'));
+    const ids: string[] = [];
+    const mw = discovery({
+      services: { orders: [a.url, b.url] },
+      balancer: 'round-robin',
+      breaker: (id) => {
+        ids.push(id);
+        const open = id.endsWith(String(a.port));
+        return {
+          execute: (fn, signal) =>
+            open
+              ? Promise.reject(
+                  Object.assign(new Error('open'), { code: 'ERR_KOA_MESH_BREAKER_OPEN' }),
+                )
+              : fn(signal ?? new AbortController().signal),
+        };
+      },
+      env: false,
+    });
+    mids.push(mw);
+    for (let i = 0; i < 4; i++) {
+      const res = await mw.client.fetch('orders', '/');
+      expect(await res.body.json()).toEqual({ name: 'b' });
+    }
+    expect(a.hits).toBe(0);
+    expect(ids.sort()).toEqual([`orders-127.0.0.1-${a.port}`, `orders-127.0.0.1-${b.port}`].sort());
+  });
+});
+
+describe('StaticRegistry', () => {
+  it('reads KOA_MESH_SERVICES', () => {
+    const r = new StaticRegistry({
+      env: {
+        KOA_MESH_SERVICES:
+          'orders=http://127.0.0.1:4001, http://127.0.0.1:4002;users=http://127.0.0.1:4003',
+      },
+    });
+    const seen: string[][] = [];
+    r.watch('orders', undefined, (list) => seen.push(list.map((i) => i.url)));
+    expect(seen).toEqual([['http://127.0.0.1:4001', 'http://127.0.0.1:4002']]);
+    expect(r.services().sort()).toEqual(['orders', 'users']);
+  });
+
+  it('rejects a malformed KOA_MESH_SERVICES entry naming it', () => {
+    expect(() => new StaticRegistry({ env: { KOA_MESH_SERVICES: 'http://x:1' } })).toThrow(
+      /KOA_MESH_SERVICES/,
+    );
+  });
+
+  it('pushes set() to running clients', async () => {
+    const a = track(await upstream('a'));
+    const b = track(await upstream('b'));
+    const registry = new StaticRegistry({ services: { orders: [a.url] } });
+    const mw = discovery({ registry });
+    mids.push(mw);
+    expect(mw.client.pick('orders')?.url).toBe(a.url);
+    registry.set('orders', [b.url]);
+    expect(mw.client.pick('orders')?.url).toBe(b.url);
+    expect(mw.client.instances('orders').map((i) => i.url)).toEqual([b.url]);
+  });
+
+  it('filters by tags and meta', () => {
+    const registry = new StaticRegistry({
+      services: {
+        orders: [
+          { url: 'http://127.0.0.1:4001', meta: { version: 'v1' } },
+          { url: 'http://127.0.0.1:4002', meta: { version: 'v2' }, tags: ['canary'] },
+        ],
+      },
+    });
+    const mw = discovery({ registry });
+    mids.push(mw);
+    expect(mw.client.instances('orders', { meta: { version: 'v2' } }).map((i) => i.port)).toEqual([
+      4002,
+    ]);
+    expect(mw.client.instances('orders', { tags: ['canary'] }).map((i) => i.port)).toEqual([4002]);
+    expect(mw.client.pick('orders', { filter: { meta: { version: 'v1' } } })?.port).toBe(4001);
+  });
+
+  it('routes one key to one instance with consistent-hash', () => {
+    const urls = [4001, 4002, 4003, 4004].map((p) => `http://127.0.0.1:${p}`);
+    const mw = discovery({
+      services: { carts: urls },
+      balancers: { carts: 'consistent-hash' },
+      env: false,
+    });
+    mids.push(mw);
+    const first = mw.client.pick('carts', { hashKey: 'user-42' })!.id;
+    for (let i = 0; i < 20; i++)
+      expect(mw.client.pick('carts', { hashKey: 'user-42' })!.id).toBe(first);
+  });
+});
+
+describe('lifecycle', () => {
+  it('stop() is idempotent and later calls fail cleanly', async () => {
+    const mw = discovery({ services: { orders: ['http://127.0.0.1:4001'] }, env: false });
+    await mw.start();
+    await Promise.all([mw.stop(), mw.stop()]);
+    await mw.stop();
+    expect(mw.client.pick('orders')).toBeUndefined();
+    await expect(mw.client.fetch('orders', '/')).rejects.toMatchObject({ status: 503 });
+  });
+
+  it('reports health', async () => {
+    const mw = discovery({
+      services: { orders: ['http://127.0.0.1:4001'] },
+      watch: ['orders'],
+      env: false,
+    });
+    mids.push(mw);
+    await mw.start();
+    await expect(mw.healthCheck()).resolves.toMatchObject({ status: 'pass', observedValue: 1 });
+  });
+});
