@@ -140,9 +140,15 @@ export class WatchEngine {
     const o = this.#o;
     const signal = this.#abort.signal;
     while (!signal.aborted) {
-      const sinceLast = o.now() - this.#lastStart;
-      if (sinceLast < o.minIntervalMs) await sleep(o.minIntervalMs - sinceLast, signal);
-      if (signal.aborted) return;
+      // Re-checked after sleeping: a timer can end a millisecond short on the wall clock.
+      for (
+        let since = o.now() - this.#lastStart;
+        since < o.minIntervalMs;
+        since = o.now() - this.#lastStart
+      ) {
+        await sleep(o.minIntervalMs - since, signal);
+        if (signal.aborted) return;
+      }
       this.#lastStart = o.now();
 
       let list: Instance[];
