@@ -1,0 +1,436 @@
+// The middleware with an OpenTelemetry SDK recording into memory: one SERVER span per request,
+// named by route, with the stable HTTP attributes, ended when the response really finishes.
+import { PassThrough } from 'node:stream';
+import { request as httpRequest } from 'node:http';
+import { context, SpanKind, SpanStatusCode, trace, type TracerProvider } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  AlwaysOnSampler,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
+import Router from '@koa/router';
+import { startApp, waitFor, type RunningServer } from '@koa-mesh/testkit';
+import Koa from 'koa';
+import Koa2 from 'koa2';
+import request from 'supertest';
+import { Agent, request as undiciRequest } from 'undici';
+import {
+  injectTraceHeaders,
+  startClientSpan,
+  traceInterceptor,
+  tracing,
+  type TracingOptions,
+} from '../src/index.js';
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const PARENT = '00f067aa0ba902b7';
+
+const exporter = new InMemorySpanExporter();
+const provider: TracerProvider = new BasicTracerProvider({
+  sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+  spanProcessors: [new SimpleSpanProcessor(exporter)],
+});
+const contextManager = new AsyncLocalStorageContextManager();
+
+beforeAll(() => {
+  context.setGlobalContextManager(contextManager.enable());
+});
+afterAll(() => {
+  context.disable();
+});
+beforeEach(() => exporter.reset());
+
+function traced(options: TracingOptions = {}, KoaClass: typeof Koa = Koa): Koa {
+  const app = new KoaClass();
+  app.silent = true;
+  app.use(tracing({ tracerProvider: provider, ...options }));
+  return app;
+}
+
+/** Waits for the server span(s) to be exported and returns them. */
+async function serverSpans(count = 1): Promise<ReadableSpan[]> {
+  return waitFor(() => {
+    const spans = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER);
+    return spans.length >= count ? spans : undefined;
+  });
+}
+
+describe('span naming', () => {
+  it('names the span METHOD route with the @koa/router template', async () => {
+    const app = traced();
+    const router = new Router();
+    router.get('/users/:id', (ctx) => {
+      ctx.body = { id: ctx.params.id };
+    });
+    app.use(router.routes());
+    await request(app.callback()).get('/users/42').expect(200);
+    const [span] = await serverSpans();
+    expect(span!.name).toBe('GET /users/:id');
+    expect(span!.attributes['http.route']).toBe('/users/:id');
+  });
+
+  it('includes a router prefix', async () => {
+    const app = traced();
+    const router = new Router({ prefix: '/api' });
+    router.post('/orders/:id', (ctx) => {
+      ctx.status = 201;
+    });
+    app.use(router.routes());
+    await request(app.callback()).post('/api/orders/7').expect(201);
+    expect((await serverSpans())[0]!.name).toBe('POST /api/orders/:id');
+  });
+
+  it('includes the path of nested routers', async () => {
+    const app = traced();
+    const child = new Router();
+    child.get('/items/:item', (ctx) => {
+      ctx.body = 'ok';
+    });
+    const parent = new Router();
+    parent.use('/v1/shops/:shop', child.routes());
+    app.use(parent.routes());
+    await request(app.callback()).get('/v1/shops/3/items/9').expect(200);
+    expect((await serverSpans())[0]!.name).toBe('GET /v1/shops/:shop/items/:item');
+  });
+
+  it('names routes registered after the router was mounted', async () => {
+    const app = traced();
+    const router = new Router();
+    app.use(router.routes());
+    router.get('/late/:x', (ctx) => {
+      ctx.body = 'late';
+    });
+    await request(app.callback()).get('/late/1').expect(200);
+    expect((await serverSpans())[0]!.name).toBe('GET /late/:x');
+  });
+
+  it('gives unmatched requests a fixed name, never the raw path', async () => {
+    const app = traced();
+    app.use(new Router().get('/known', (ctx) => void (ctx.body = 1)).routes());
+    await request(app.callback()).get('/secret/token-abc').expect(404);
+    const [span] = await serverSpans();
+    expect(span!.name).toBe('GET');
+    expect(span!.attributes['http.route']).toBeUndefined();
+    expect(span!.attributes['http.response.status_code']).toBe(404);
+  });
+
+  it('uses a custom route function and names unknown methods HTTP', async () => {
+    const app = traced({ route: (ctx) => (ctx.path.startsWith('/files/') ? '/files/*' : undefined) });
+    app.use((ctx) => void (ctx.body = 'x'));
+    await request(app.callback()).get('/files/a/b').expect(200);
+    expect((await serverSpans())[0]!.name).toBe('GET /files/*');
+    exporter.reset();
+    await request(app.callback()).purge('/files/a').expect(200);
+    const [other] = await serverSpans();
+    expect(other!.name).toBe('HTTP /files/*');
+    expect(other!.attributes['http.request.method']).toBe('_OTHER');
+    expect(other!.attributes['http.request.method_original']).toBe('PURGE');
+  });
+});
+
+describe('attributes and ids', () => {
+  it('sets the stable HTTP semantic-convention attributes', async () => {
+    const app = traced();
+    app.use(new Router().get('/a/:b', (ctx) => void (ctx.body = 'ok')).routes());
+    const server = await startApp(app);
+    try {
+      const res = await fetch(`${server.url}/a/1?q=secret`, { headers: { 'user-agent': 'tester/1' } });
+      expect(res.status).toBe(200);
+      const [span] = await serverSpans();
+      expect(span!.kind).toBe(SpanKind.SERVER);
+      expect(span!.attributes).toMatchObject({
+        'http.request.method': 'GET',
+        'url.path': '/a/1',
+        'url.scheme': 'http',
+        'http.route': '/a/:b',
+        'http.response.status_code': 200,
+        'server.address': '127.0.0.1',
+        'server.port': server.port,
+        'client.address': '127.0.0.1',
+        'user_agent.original': 'tester/1',
+        'network.protocol.version': '1.1',
+      });
+      expect(JSON.stringify(span!.attributes)).not.toContain('secret');
+      expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('puts the recorded span ids on ctx.state and continues the inbound trace', async () => {
+    const app = traced();
+    let state: Record<string, unknown> = {};
+    app.use((ctx) => {
+      state = { ...ctx.state };
+      ctx.body = 'ok';
+    });
+    await request(app.callback()).get('/').set('traceparent', `00-${TRACE}-${PARENT}-01`).expect(200);
+    const [span] = await serverSpans();
+    expect(state.traceId).toBe(TRACE);
+    expect(state.spanId).toBe(span!.spanContext().spanId);
+    expect(state.sampled).toBe(true);
+    expect(span!.parentSpanContext?.spanId).toBe(PARENT);
+    expect(span!.parentSpanContext?.isRemote).toBe(true);
+  });
+
+  it('records ctx.state.version set downstream (koa-canary-router)', async () => {
+    const app = traced();
+    app.use((ctx) => {
+      ctx.state.version = 'v2-canary';
+      ctx.body = 'ok';
+    });
+    await request(app.callback()).get('/').expect(200);
+    expect((await serverSpans())[0]!.attributes['koa_mesh.version']).toBe('v2-canary');
+  });
+
+  it('follows an unsampled parent: nothing recorded, ids still set', async () => {
+    const app = traced();
+    let state: Record<string, unknown> = {};
+    app.use((ctx) => {
+      state = { ...ctx.state };
+      ctx.body = injectTraceHeaders({});
+    });
+    const res = await request(app.callback())
+      .get('/')
+      .set('traceparent', `00-${TRACE}-${PARENT}-00`)
+      .expect(200);
+    expect(state.sampled).toBe(false);
+    expect(state.traceId).toBe(TRACE);
+    expect(state.spanId).not.toBe(PARENT);
+    expect(res.body.traceparent).toBe(`00-${TRACE}-${state.spanId}-00`);
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+  });
+
+  it('restartAtEdge starts a new trace linked to the inbound one', async () => {
+    const app = traced({ restartAtEdge: true });
+    app.use((ctx) => void (ctx.body = 'ok'));
+    await request(app.callback()).get('/').set('traceparent', `00-${TRACE}-${PARENT}-01`).expect(200);
+    const [span] = await serverSpans();
+    expect(span!.spanContext().traceId).not.toBe(TRACE);
+    expect(span!.parentSpanContext).toBeUndefined();
+    expect(span!.links.map((l) => l.context.spanId)).toEqual([PARENT]);
+  });
+
+  it('records nothing for ignored paths', async () => {
+    const app = traced({ ignore: ['/health'] });
+    app.use((ctx) => void (ctx.body = 'ok'));
+    await request(app.callback()).get('/health').expect(200);
+    await request(app.callback()).get('/other').expect(200);
+    const spans = await serverSpans();
+    expect(spans.map((s) => s.attributes['url.path'])).toEqual(['/other']);
+  });
+});
+
+describe('errors', () => {
+  it('records a thrown error as an exception with status ERROR', async () => {
+    const app = traced();
+    app.use(() => {
+      throw Object.assign(new TypeError('db down'), { code: 'ERR_DB' });
+    });
+    await request(app.callback()).get('/').expect(500);
+    const [span] = await serverSpans();
+    expect(span!.status).toEqual({ code: SpanStatusCode.ERROR, message: 'db down' });
+    expect(span!.attributes['error.type']).toBe('ERR_DB');
+    expect(span!.attributes['http.response.status_code']).toBe(500);
+    expect(span!.events.map((e) => e.name)).toEqual(['exception']);
+    expect(span!.events[0]!.attributes?.['exception.message']).toBe('db down');
+  });
+
+  it('marks a 5xx answered without a throw as ERROR with the status as error.type', async () => {
+    const app = traced();
+    app.use((ctx) => {
+      ctx.status = 503;
+    });
+    await request(app.callback()).get('/').expect(503);
+    const [span] = await serverSpans();
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span!.attributes['error.type']).toBe('503');
+  });
+
+  it('records a thrown client error (4xx) without marking the server span as failed', async () => {
+    const app = traced();
+    app.use(() => {
+      throw Object.assign(new Error('no such user'), { status: 404, expose: true });
+    });
+    await request(app.callback()).get('/').expect(404);
+    const [span] = await serverSpans();
+    expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(span!.attributes['error.type']).toBeUndefined();
+    expect(span!.events.map((e) => e.name)).toEqual(['exception']);
+  });
+});
+
+describe('span lifetime', () => {
+  let server: RunningServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('ends a streamed response span only when the stream has finished', async () => {
+    const app = traced();
+    const body = new PassThrough();
+    app.use((ctx) => {
+      ctx.type = 'text/plain';
+      ctx.body = body;
+    });
+    server = await startApp(app);
+    const received: string[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      httpRequest(`${server!.url}/stream`, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => received.push(c));
+        res.on('end', resolve);
+      })
+        .on('error', reject)
+        .end();
+    });
+    body.write('first ');
+    await waitFor(() => received.join('') === 'first ');
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+    body.end('last');
+    await done;
+    const [span] = await serverSpans();
+    expect(received.join('')).toBe('first last');
+    expect(span!.attributes['http.response.status_code']).toBe(200);
+    expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it('ends the span as aborted when the client goes away mid-stream', async () => {
+    const app = traced();
+    const body = new PassThrough();
+    app.use((ctx) => {
+      ctx.body = body;
+    });
+    server = await startApp(app);
+    const req = httpRequest(`${server.url}/stream`, (res) => {
+      res.once('data', () => req.destroy());
+    });
+    req.on('error', () => undefined);
+    req.end();
+    body.write('chunk');
+    const [span] = await serverSpans();
+    expect(span!.attributes['error.type']).toBe('aborted');
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it('ends the span after the handler when the client aborts before the response', async () => {
+    const app = traced();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let closed = false;
+    let started = false;
+    app.use(async (ctx) => {
+      ctx.res.on('close', () => (closed = true));
+      started = true;
+      await gate;
+      ctx.body = 'late';
+    });
+    server = await startApp(app);
+    const req = httpRequest(`${server.url}/slow`);
+    req.on('error', () => undefined);
+    req.end();
+    await waitFor(() => started);
+    req.destroy();
+    await waitFor(() => closed);
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+    release();
+    const [span] = await serverSpans();
+    expect(span!.attributes['error.type']).toBe('aborted');
+    expect(span!.attributes['http.response.status_code']).toBeUndefined();
+  });
+});
+
+describe('context for downstream code', () => {
+  it('makes the server span the parent of spans made by handlers', async () => {
+    const app = traced();
+    app.use(async (ctx) => {
+      const child = provider.getTracer('test').startSpan('db.query');
+      await Promise.resolve();
+      child.end();
+      ctx.body = 'ok';
+    });
+    await request(app.callback()).get('/').expect(200);
+    const [server] = await serverSpans();
+    const child = exporter.getFinishedSpans().find((s) => s.name === 'db.query');
+    expect(child!.parentSpanContext?.spanId).toBe(server!.spanContext().spanId);
+    expect(child!.spanContext().traceId).toBe(server!.spanContext().traceId);
+  });
+
+  it('carries parent and child across an outbound call to a second server', async () => {
+    const downstream = traced();
+    downstream.use((ctx) => void (ctx.body = { traceId: ctx.state.traceId }));
+    const b = await startApp(downstream);
+    const dispatcher = new Agent().compose(traceInterceptor());
+    const upstream = traced();
+    upstream.use(async (ctx) => {
+      const res = await undiciRequest(`${b.url}/inner`, { dispatcher });
+      ctx.body = await res.body.json();
+    });
+    const a = await startApp(upstream);
+    try {
+      const res = await fetch(`${a.url}/outer`);
+      expect(res.status).toBe(200);
+      const spans = await serverSpans(2);
+      const outer = spans.find((s) => s.attributes['url.path'] === '/outer')!;
+      const inner = spans.find((s) => s.attributes['url.path'] === '/inner')!;
+      expect(inner.spanContext().traceId).toBe(outer.spanContext().traceId);
+      expect(inner.parentSpanContext?.spanId).toBe(outer.spanContext().spanId);
+      expect(inner.parentSpanContext?.isRemote).toBe(true);
+      expect(await res.json()).toEqual({ traceId: outer.spanContext().traceId });
+    } finally {
+      await a.close();
+      await b.close();
+      await dispatcher.close();
+    }
+  });
+
+  it('startClientSpan puts a CLIENT span between the two servers', async () => {
+    const downstream = traced();
+    downstream.use((ctx) => void (ctx.body = 'ok'));
+    const b = await startApp(downstream);
+    const upstream = traced();
+    upstream.use(async (ctx) => {
+      const call = startClientSpan('GET', { ctx, tracerProvider: provider });
+      try {
+        const res = await fetch(`${b.url}/inner`, {
+          headers: injectTraceHeaders({}, { context: call.context }),
+        });
+        ctx.body = await res.text();
+      } finally {
+        call.span.end();
+      }
+    });
+    try {
+      await request(upstream.callback()).get('/outer').expect(200);
+      const spans = await serverSpans(2);
+      const outer = spans.find((s) => s.attributes['url.path'] === '/outer')!;
+      const inner = spans.find((s) => s.attributes['url.path'] === '/inner')!;
+      const client = exporter.getFinishedSpans().find((s) => s.kind === SpanKind.CLIENT)!;
+      expect(client.parentSpanContext?.spanId).toBe(outer.spanContext().spanId);
+      expect(inner.parentSpanContext?.spanId).toBe(client.spanContext().spanId);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe('Koa 2', () => {
+  it('records the same span on Koa 2', async () => {
+    const app = traced({}, Koa2 as unknown as typeof Koa);
+    app.use(new Router().get('/k2/:id', (ctx) => void (ctx.body = 'ok')).routes());
+    await request(app.callback()).get('/k2/1').expect(200);
+    const [span] = await serverSpans();
+    expect(span!.name).toBe('GET /k2/:id');
+    expect(span!.attributes['http.response.status_code']).toBe(200);
+  });
+});
+
+// The api's global tracer provider stays unset in this file: everything goes through the option.
+it('leaves the global tracer provider alone', () => {
+  expect(trace.getTracerProvider()).not.toBe(provider);
+});
