@@ -9,7 +9,7 @@ import {
   type BulkheadRejectedError,
   type TimeoutError,
 } from './errors.js';
-import { defaultIsFailure } from './circuit-breaker.js';
+import { defaultIsFailure, warn } from './circuit-breaker.js';
 import { Emitter, type BreakerEventName, type BreakerListener } from './events.js';
 import type { HealthCheckResult } from './health.js';
 import { PolicyRegistry } from './keys.js';
@@ -100,7 +100,7 @@ export function breaker(options: BreakerOptions = {}): BreakerMiddleware {
   const report = (err: unknown, ctx?: Context): void => {
     const app = ctx?.app ?? lastApp;
     if (app) app.emit('error', err, ctx);
-    else process.emitWarning(err as Error);
+    else warn(err);
   };
   const emitter = new Emitter((err) => report(err));
   const single = keyFn ? undefined : new Policy(p, emitter, undefined);

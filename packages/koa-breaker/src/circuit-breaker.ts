@@ -52,7 +52,7 @@ export class CircuitBreaker implements Breaker {
       defaultIsFailure,
     );
     // A throwing listener must not fail the call; surface it without crashing the process.
-    this.emitter = new Emitter((err) => process.emitWarning(err as Error));
+    this.emitter = new Emitter(warn);
     this.policy = new Policy(p, this.emitter, undefined);
     // A caller abort never reaches the judge: the policy settles it as `ignored` when it happens.
     this.judge = (_fn, err, failed) => {
@@ -120,4 +120,14 @@ export class CircuitBreaker implements Breaker {
 
 function callFn<T>(signal: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   return fn(signal);
+}
+
+/** Reports a throwing listener or hook as a process warning (never crashes, never fails the call). */
+export function warn(err: unknown): void {
+  const e = err as { message?: unknown; stack?: unknown } | null;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  process.emitWarning(message, {
+    type: 'KoaMeshBreakerWarning',
+    detail: typeof e?.stack === 'string' ? e.stack : undefined,
+  });
 }

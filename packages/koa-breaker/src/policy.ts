@@ -227,7 +227,7 @@ export class Policy {
     retryAfterMs: number | undefined,
   ): void {
     const now = this.p.clock();
-    this.state.record(permit, outcome, now, retryAfterMs);
+    // The outcome's event goes first, then any transition it causes.
     if (outcome === 'success') {
       if (this.events.has('success'))
         this.events.emit('success', this.base({ durationMs: now - permit.start }));
@@ -236,6 +236,7 @@ export class Policy {
       if (err !== undefined) (payload as { error?: unknown }).error = err;
       this.events.emit('failure', payload);
     }
+    this.state.record(permit, outcome, now, retryAfterMs);
   }
 
   /** The error for a refused call, with the reject event. */
