@@ -119,9 +119,31 @@ export function toResult(value: unknown): HealthCheckResult {
   return result;
 }
 
-/** A thrown value as a failing result with its message as output. */
+/**
+ * A thrown value as a failing result with its message as output. Duck-typed rather than
+ * `instanceof Error`: errors from another realm (vm contexts, jest) are errors too. A `cause`
+ * (fetch's "fetch failed" hides the socket error there) is appended.
+ */
 export function errorResult(err: unknown): HealthCheckResult {
-  const message =
-    err instanceof Error ? err.message : typeof err === 'string' ? err : 'check threw a non-error';
-  return { status: 'fail', output: message === '' ? 'check failed' : message };
+  return { status: 'fail', output: describeError(err) };
+}
+
+function messageOf(err: unknown): string | undefined {
+  if (typeof err === 'string') return err;
+  if (typeof err === 'object' && err !== null) {
+    const message = (err as { message?: unknown }).message;
+    if (typeof message === 'string' && message !== '') return message;
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+function describeError(err: unknown): string {
+  const message = messageOf(err) ?? 'check failed';
+  const cause =
+    typeof err === 'object' && err !== null
+      ? messageOf((err as { cause?: unknown }).cause)
+      : undefined;
+  return cause === undefined || message.includes(cause) ? message : `${message}: ${cause}`;
 }

@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import type { HealthCheckResult, HealthCheckSpec } from '../types.js';
 import { fail, positiveInteger, positiveNumber } from '../validate.js';
 import { scheduling, type CheckScheduling } from './spec-options.js';
@@ -16,9 +16,15 @@ export interface EventLoopDelayCheckOptions extends CheckScheduling {
 }
 
 /**
- * Event-loop delay of this process, sampled by `perf_hooks.monitorEventLoopDelay` between runs.
+ * Event-loop delay of this process between runs: an unref'd timer every `resolutionMs` records
+ * how late it fires into a `perf_hooks` histogram, which each run reads and resets.
+ *
+ * Not `monitorEventLoopDelay()`: its `reset()` also forgets when it last ticked, so a stall that
+ * starts right after a run is never recorded (Node's Histogram::Reset zeroes `prev_`). Here the
+ * interval in progress survives the reset and a stall always lands in some window.
+ *
  * The one check that belongs on liveness (its default `kind`): it measures the process itself.
- * The histogram is enabled at the first run and disabled by the middleware's `close()`.
+ * Sampling starts at the first run and stops with the middleware's `close()`.
  */
 export function eventLoopDelayCheck(options: EventLoopDelayCheckOptions = {}): HealthCheckSpec {
   const spec = scheduling('eventLoopDelayCheck options', options);
@@ -33,15 +39,25 @@ export function eventLoopDelayCheck(options: EventLoopDelayCheckOptions = {}): H
   const percentile = positiveNumber('eventLoopDelayCheck percentile', options.percentile, 99);
   if (percentile > 100) fail('eventLoopDelayCheck percentile', 'a number in (0, 100]', percentile);
   const resolution = positiveInteger('eventLoopDelayCheck resolutionMs', options.resolutionMs, 20);
-  let histogram: IntervalHistogram | undefined;
+  let histogram: RecordableHistogram | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let last = 0;
+  const tick = (): void => {
+    const now = performance.now();
+    // Lateness in ns; the histogram takes integers >= 1.
+    histogram?.record(Math.max(1, Math.round((now - last - resolution) * 1e6)));
+    last = now;
+  };
 
   return {
     kind: 'liveness',
     ...spec,
     check(): HealthCheckResult {
       if (histogram === undefined) {
-        histogram = monitorEventLoopDelay({ resolution });
-        histogram.enable();
+        histogram = createHistogram();
+        last = performance.now();
+        timer = setInterval(tick, resolution);
+        timer.unref();
       }
       const samples = histogram.count;
       // Nanoseconds to milliseconds; without samples yet there is nothing to judge.
@@ -62,7 +78,8 @@ export function eventLoopDelayCheck(options: EventLoopDelayCheckOptions = {}): H
       return result;
     },
     close(): void {
-      histogram?.disable();
+      clearInterval(timer);
+      timer = undefined;
       histogram = undefined;
     },
   };
