@@ -174,7 +174,9 @@ describe('aborted requests', () => {
       socket.destroy();
       const p = await waitFor(async () => {
         const parsed = await r.scrape();
-        return value(parsed, 'http_requests_total', { status_code: 'aborted' }) === 1 && parsed;
+        return value(parsed, 'http_requests_total', { status_code: 'aborted' }) === 1
+          ? parsed
+          : undefined;
       });
       expect(value(p, 'http_requests_in_flight')).toBe(0);
       release();
