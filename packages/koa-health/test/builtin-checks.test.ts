@@ -1,7 +1,7 @@
 // Built-in checks against real peers: redis-server and consul from the testkit, real HTTP apps.
 import { createServer } from 'node:http';
 import Koa from 'koa';
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import {
   describeWith,
   startApp,
