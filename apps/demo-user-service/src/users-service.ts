@@ -132,7 +132,7 @@ export async function createUsersService(
     orders: ordersArm({ version: 'v1', call, cache, logger }),
   });
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
 
   let server: Server | undefined;
   let stopping: Promise<void> | undefined;

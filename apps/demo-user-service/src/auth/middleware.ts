@@ -43,7 +43,7 @@ export function authenticate(tokens: TokenService): Middleware {
 export function requireAuth(): Middleware {
   return async function requireBearer(ctx: Context, next: Next): Promise<void> {
     if (ctx.state.authError) throw ctx.state.authError;
-    if (!ctx.state.user) throw new UnauthorizedError('authentication required', undefined);
+    if (!ctx.state.user) throw new UnauthorizedError('authentication required', null);
     await next();
   };
 }

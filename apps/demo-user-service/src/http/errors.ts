@@ -15,12 +15,12 @@ export class HttpError extends Error {
     status: number,
     title: string,
     message: string,
-    options: { headers?: Record<string, string>; cause?: unknown } = {},
+    options: { headers?: Record<string, string>; cause?: unknown; expose?: boolean } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HttpError';
     this.status = status;
-    this.expose = status < 500;
+    this.expose = options.expose ?? status < 500;
     this.headers = options.headers;
     this.title = title;
     this.type = `urn:koa-mesh:demo:${code
@@ -54,10 +54,10 @@ export class ValidationError extends HttpError {
 export class UnauthorizedError extends HttpError {
   constructor(
     message: string,
-    error: 'invalid_token' | 'invalid_request' | undefined = 'invalid_token',
+    error: 'invalid_token' | 'invalid_request' | null = 'invalid_token',
   ) {
     const challenge =
-      error === undefined
+      error === null
         ? 'Bearer realm="koa-mesh-demo"'
         : `Bearer realm="koa-mesh-demo", error="${error}"`;
     super('ERR_DEMO_UNAUTHORIZED', 401, 'Unauthorized', message, {
@@ -127,6 +127,7 @@ export class RateLimitStoreUnavailableError extends HttpError {
       {
         headers: { 'Retry-After': '1' },
         cause,
+        expose: true,
       },
     );
     this.name = 'RateLimitStoreUnavailableError';

@@ -51,10 +51,11 @@ const BODY_ERRORS: Record<string, { code: string; message: string }> = {
 
 export function toProblem(thrown: unknown, requestId: string | undefined): Problem {
   let err: ErrorLike = typeof thrown === 'object' && thrown !== null ? (thrown as ErrorLike) : {};
+  // co-body throws a SyntaxError with status 400 for JSON it cannot (or will not) parse.
+  const kind =
+    thrown instanceof SyntaxError && err.status === 400 ? 'entity.parse.failed' : err.type;
   const bodyError =
-    typeof err.type === 'string' && Object.hasOwn(BODY_ERRORS, err.type)
-      ? BODY_ERRORS[err.type]
-      : undefined;
+    typeof kind === 'string' && Object.hasOwn(BODY_ERRORS, kind) ? BODY_ERRORS[kind] : undefined;
   if (bodyError && typeof err.code !== 'string') {
     err = {
       status: err.status,
@@ -112,13 +113,18 @@ export function problemHandler(logger: Logger): Middleware {
   return async function problemErrorHandler(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body == null) {
+      // An error status with no body (no route, a router's 405) still gets a problem document.
+      if (ctx.status >= 400 && ctx.body == null) {
+        const status = ctx.status;
+        const notFound = status === 404;
         renderProblem(ctx, {
-          type: 'urn:koa-mesh:demo:not-found',
-          title: 'Not Found',
-          status: 404,
-          detail: `no route for ${ctx.method} ${ctx.path}`,
-          code: 'ERR_DEMO_NOT_FOUND',
+          type: notFound ? 'urn:koa-mesh:demo:not-found' : `urn:koa-mesh:demo:http-${status}`,
+          title: STATUS_CODES[status] ?? 'Error',
+          status,
+          detail: notFound
+            ? `no route for ${ctx.method} ${ctx.path}`
+            : (STATUS_CODES[status] ?? 'Error'),
+          code: notFound ? 'ERR_DEMO_NOT_FOUND' : `ERR_HTTP_${status}`,
           ...(typeof ctx.state.requestId === 'string' ? { requestId: ctx.state.requestId } : {}),
         });
       }

@@ -67,6 +67,6 @@ export function createOrdersApp(options: OrdersAppOptions): Koa {
   app.use(problemHandler(options.logger));
   const router = ordersRouter(options);
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
   return app;
 }

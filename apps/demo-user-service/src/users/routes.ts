@@ -40,7 +40,7 @@ export function apiRouter({ users, tokens, orders }: ApiDeps): Router {
     const input = parseLogin(ctx.request.body);
     const user = await users.findByEmail(input.email);
     const ok = await verifyPassword(input.password, user?.passwordHash ?? (await decoyHash));
-    if (!user || !ok) throw new UnauthorizedError('wrong email or password', undefined);
+    if (!user || !ok) throw new UnauthorizedError('wrong email or password', null);
     const { token, expiresIn } = tokens.issue(user);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { accessToken: token, tokenType: 'Bearer', expiresIn, user: toPublicUser(user) };
@@ -108,6 +108,6 @@ export function apiRouter({ users, tokens, orders }: ApiDeps): Router {
     orders,
   );
 
-  router.use(api.routes(), api.allowedMethods({ throw: true }));
+  router.use(api.routes(), api.allowedMethods());
   return router;
 }

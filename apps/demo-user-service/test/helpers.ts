@@ -1,0 +1,34 @@
+import request from 'supertest';
+import { loadUsersConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { createUsersService, type UsersService } from '../src/users-service.js';
+
+export const ALICE = { email: 'alice@example.com', password: 'alice-password-1' };
+export const TESS = { email: 'tess@example.com', password: 'tess-password-1' };
+export const ADA = { email: 'ada@example.com', password: 'ada-password-1' };
+
+/** A users service built from `env` (plus test defaults), not listening: use `service.app.callback()`. */
+export async function makeService(env: Record<string, string> = {}): Promise<UsersService> {
+  const config = loadUsersConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env });
+  return createUsersService(config, createLogger('silent'));
+}
+
+export interface Session {
+  token: string;
+  id: string;
+  auth: { Authorization: string };
+}
+
+/** Logs in through the API and returns the token and the user id. */
+export async function login(
+  target: Parameters<typeof request>[0],
+  who: { email: string; password: string },
+): Promise<Session> {
+  const res = await request(target).post('/auth/login').send(who).expect(200);
+  const body = res.body as { accessToken: string; user: { id: string } };
+  return {
+    token: body.accessToken,
+    id: body.user.id,
+    auth: { Authorization: `Bearer ${body.accessToken}` },
+  };
+}

@@ -1,0 +1,157 @@
+import { describeWith, startRedis, waitFor, type RedisServer } from '@koa-mesh/testkit';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import { BoundedExpiringMap } from '../src/rate-limit/bounded-map.js';
+import { ALICE, TESS, login, makeService } from './helpers.js';
+
+const SECRET = { JWT_SECRET: 'rate-limit-test-secret-long-enough-1234' };
+
+function expect429(res: request.Response, limit: number): void {
+  expect(res.status).toBe(429);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ status: 429, code: 'ERR_DEMO_RATE_LIMITED' });
+  expect(res.body.requestId).toEqual(expect.any(String));
+  expect(res.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+  expect(res.headers['x-ratelimit-limit']).toBe(String(limit));
+  expect(res.headers['x-ratelimit-remaining']).toBe('0');
+  expect(res.headers['x-ratelimit-reset']).toMatch(/^\d+$/);
+}
+
+describe('rate limiting with the memory driver', () => {
+  it('counts per user and answers 429 problem+json with Retry-After and the rate-limit headers', async () => {
+    const service = await makeService({ ...SECRET, RATE_LIMIT_MAX: '4' });
+    const cb = service.app.callback();
+    // Logging in costs one request of each caller's IP budget, not of the user's.
+    const alice = await login(cb, ALICE);
+    const tess = await login(cb, TESS);
+    const remaining: string[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      const res = await request(cb).get('/api/users').set(alice.auth).expect(200);
+      expect(res.headers['x-ratelimit-limit']).toBe('4');
+      expect(res.headers['x-ratelimit-reset']).toMatch(/^\d+$/);
+      remaining.push(res.headers['x-ratelimit-remaining'] as string);
+    }
+    expect(remaining).toEqual(['3', '2', '1', '0']);
+    expect429(await request(cb).get('/api/users').set(alice.auth), 4);
+    // Another user has a budget of their own.
+    await request(cb).get('/api/users').set(tess.auth).expect(200);
+    expect(service.limiter.stats().limited).toBe(1);
+  });
+
+  it('limits anonymous callers by IP, bad tokens included', async () => {
+    const service = await makeService({ ...SECRET, RATE_LIMIT_MAX: '2' });
+    const cb = service.app.callback();
+    await request(cb).get('/api/users').expect(401);
+    await request(cb).get('/api/users').set('Authorization', 'Bearer a.b.c').expect(401);
+    expect429(await request(cb).get('/api/users').set('Authorization', 'Bearer x.y.z'), 2);
+  });
+
+  it.each([
+    ['without proxy trust', '0'],
+    ['behind one trusted proxy', '1'],
+  ])('cannot be dodged with a forged X-Forwarded-For (%s)', async (_, hops) => {
+    const service = await makeService({ ...SECRET, RATE_LIMIT_MAX: '3', TRUST_PROXY_HOPS: hops });
+    const cb = service.app.callback();
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      // The client forges the left part; a proxy in front appends the address it saw.
+      const res = await request(cb)
+        .get('/api/users')
+        .set('X-Forwarded-For', `10.0.${i}.1, 203.0.113.9`);
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+  });
+
+  it('keeps the memory store bounded and forgets ended windows', () => {
+    let now = 1_000_000;
+    const map = new BoundedExpiringMap<{ reset: number }>(3, () => now);
+    map.set('a', { reset: now / 1000 + 10 });
+    map.set('b', { reset: now / 1000 + 1 });
+    map.set('c', { reset: now / 1000 + 10 });
+    map.set('d', { reset: now / 1000 + 10 });
+    expect([...map.keys()]).toEqual(['b', 'c', 'd']); // full of live windows: the oldest went
+    now += 5000; // b's window ended
+    map.set('e', { reset: now / 1000 + 10 });
+    expect([...map.keys()]).toEqual(['c', 'd', 'e']);
+  });
+});
+
+describeWith(['redis'], 'rate limiting on Redis', () => {
+  let redis: RedisServer;
+  let client: Redis;
+  beforeAll(async () => {
+    redis = await startRedis({ own: true });
+    client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await client.connect();
+  });
+  afterAll(async () => {
+    client.disconnect();
+    await redis.stop();
+  });
+
+  it('counts per user in Redis, fails open without a hang or a 500 when Redis stops, and says warn on /ready', async () => {
+    const service = await makeService({
+      ...SECRET,
+      RATE_LIMIT_MAX: '50',
+      REDIS_URL: redis.url,
+      REDIS_COMMAND_TIMEOUT_MS: '200',
+    });
+    const cb = service.app.callback();
+    try {
+      const alice = await login(cb, ALICE);
+      for (let i = 0; i < 3; i += 1)
+        await request(cb).get('/api/users').set(alice.auth).expect(200);
+      expect(await client.zcard(`koa-mesh-demo:ratelimit:user:${alice.id}`)).toBe(3);
+      const ready = await request(cb).get('/ready').expect(200);
+      expect(ready.body.status).toBe('pass');
+
+      client.disconnect();
+      await redis.stop();
+      for (let i = 0; i < 5; i += 1) {
+        const res = await request(cb).get('/api/users').set(alice.auth);
+        expect(res.status).toBe(200);
+        expect(res.headers['x-ratelimit-limit']).toBeUndefined();
+      }
+      expect(service.limiter.stats()).toMatchObject({ failedOpen: 5, storeErrors: 5 });
+      const degraded = await request(cb).get('/ready').expect(200);
+      expect(degraded.body.status).toBe('warn');
+
+      await redis.start();
+      await client.connect();
+      // Once ioredis reconnects, requests are counted in Redis again.
+      await waitFor(
+        async () =>
+          (await request(cb).get('/api/users').set(alice.auth)).headers['x-ratelimit-limit'] ===
+          '50',
+        {
+          timeoutMs: 10_000,
+          message: 'the limiter to use Redis again',
+        },
+      );
+      expect(await client.zcard(`koa-mesh-demo:ratelimit:user:${alice.id}`)).toBeGreaterThanOrEqual(
+        1,
+      );
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it('fails closed with a 503 and Retry-After when told to', async () => {
+    const service = await makeService({
+      ...SECRET,
+      REDIS_URL: 'redis://127.0.0.1:1',
+      REDIS_COMMAND_TIMEOUT_MS: '100',
+      RATE_LIMIT_FAIL_POLICY: 'closed',
+    });
+    try {
+      const res = await request(service.app.callback()).get('/api/users');
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.body).toMatchObject({ code: 'ERR_DEMO_RATE_LIMIT_STORE', status: 503 });
+      expect(service.limiter.stats().failedClosed).toBe(1);
+    } finally {
+      await service.stop();
+    }
+  });
+});
