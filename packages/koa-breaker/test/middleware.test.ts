@@ -1,0 +1,411 @@
+// The middleware through real Koa servers on loopback (supertest on app.callback(), or testkit's
+// startApp when the test needs a socket it can cut).
+import { request as httpRequest } from 'node:http';
+import Koa from 'koa';
+import Koa2 from 'koa2';
+import Router from '@koa/router';
+import supertest from 'supertest';
+import { startApp, waitFor } from '@koa-mesh/testkit';
+import { breaker, type BreakerOptions } from '../src/index.js';
+
+function clock(start = 0) {
+  const c = { now: start, fn: () => c.now };
+  return c;
+}
+
+function deferred<T = void>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** An app whose handler answers `status` (settable per test) and counts its calls. */
+function flakyApp(options: BreakerOptions, KoaClass: typeof Koa = Koa) {
+  const state = { status: 500, calls: 0 };
+  const app = new KoaClass();
+  const mw = breaker(options);
+  app.use(mw);
+  app.use((ctx) => {
+    state.calls++;
+    ctx.status = state.status;
+    ctx.body = { status: state.status };
+  });
+  return { app, mw, state };
+}
+
+describe('breaker() middleware', () => {
+  it('a flaky handler trips it; open answers are 503 problem+json with Retry-After, without calling the handler', async () => {
+    const c = clock();
+    const { app, mw, state } = flakyApp({
+      name: 'users-api',
+      failureThreshold: 3,
+      openMs: 10_000,
+      openJitter: 0,
+      clock: c.fn,
+    });
+    app.use(async (ctx, next) => {
+      ctx.state.requestId = 'req-1';
+      await next();
+    });
+    const agent = supertest(app.callback());
+    for (let i = 0; i < 3; i++) await agent.get('/').expect(500);
+    c.now = 2500;
+    const res = await agent.get('/').expect(503);
+    expect(state.calls).toBe(3);
+    expect(res.headers['retry-after']).toBe('8');
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toEqual({
+      type: 'urn:koa-mesh:breaker:open',
+      title: 'Service Unavailable',
+      status: 503,
+      detail: 'circuit breaker "users-api" is open',
+      code: 'ERR_KOA_MESH_BREAKER_OPEN',
+      breaker: 'users-api',
+    });
+    expect(mw.get()).toMatchObject({ state: 'open', reason: 'consecutiveFailures' });
+  });
+
+  it('carries ctx.state.requestId in the problem body', async () => {
+    const app = new Koa();
+    app.use(async (ctx, next) => {
+      ctx.state.requestId = 'abc-123';
+      await next();
+    });
+    app.use(breaker({ failureThreshold: 1 }));
+    app.use(() => {
+      throw new Error('down');
+    });
+    app.silent = true;
+    const agent = supertest(app.callback());
+    await agent.get('/').expect(500);
+    const res = await agent.get('/').expect(503);
+    expect(res.body.requestId).toBe('abc-123');
+  });
+
+  it('regression: Retry-After is never 0, even with under a second left', async () => {
+    const c = clock();
+    const { app } = flakyApp({ failureThreshold: 1, openMs: 100, openJitter: 0, clock: c.fn });
+    const agent = supertest(app.callback());
+    await agent.get('/').expect(500);
+    c.now = 99.9;
+    const res = await agent.get('/').expect(503);
+    expect(res.headers['retry-after']).toBe('1');
+  });
+
+  it('a successful probe closes it; a failed probe re-opens it', async () => {
+    const c = clock();
+    const { app, mw, state } = flakyApp({
+      failureThreshold: 1,
+      openMs: 1000,
+      openJitter: 0,
+      clock: c.fn,
+    });
+    const events: string[] = [];
+    for (const e of ['open', 'halfOpen', 'close'] as const) mw.on(e, () => events.push(e));
+    const agent = supertest(app.callback());
+    await agent.get('/').expect(500);
+    c.now = 1000;
+    await agent.get('/').expect(500); // the probe fails
+    expect(mw.get()).toMatchObject({ state: 'open', reason: 'halfOpenFailure' });
+    c.now = 2000;
+    state.status = 200;
+    await agent.get('/').expect(200);
+    await agent.get('/').expect(200);
+    expect(mw.get()!.state).toBe('closed');
+    expect(events).toEqual(['open', 'halfOpen', 'open', 'halfOpen', 'close']);
+  });
+
+  it('counts 4xx answers and thrown 4xx errors as successes', async () => {
+    const app = new Koa();
+    const mw = breaker({ failureThreshold: 1 });
+    app.use(mw);
+    app.use((ctx) => {
+      if (ctx.path === '/throw') ctx.throw(422, 'bad input');
+      ctx.status = 404;
+    });
+    const agent = supertest(app.callback());
+    await agent.get('/').expect(404);
+    await agent.get('/throw').expect(422);
+    expect(mw.get()).toMatchObject({ state: 'closed', totals: { successes: 2, failures: 0 } });
+  });
+
+  it('isFailure overrides the verdict; a throwing isFailure falls back to the default and is reported', async () => {
+    const app = new Koa();
+    const errors: unknown[] = [];
+    app.on('error', (err) => errors.push(err));
+    const mw = breaker({
+      failureThreshold: 1,
+      isFailure: (ctx) => {
+        if (ctx.path === '/bug') throw new Error('hook bug');
+        return ctx.status === 404;
+      },
+    });
+    app.use(mw);
+    app.use((ctx) => {
+      ctx.status = ctx.path === '/bug' ? 200 : 404;
+    });
+    const agent = supertest(app.callback());
+    await agent.get('/bug').expect(200);
+    expect(errors).toEqual([expect.objectContaining({ message: 'hook bug' })]);
+    expect(mw.get()!.state).toBe('closed');
+    await agent.get('/missing').expect(404);
+    expect(mw.get()!.state).toBe('open');
+  });
+
+  it('timeoutMs answers 504 problem+json and aborts ctx.state.signal; the timeout counts as a failure', async () => {
+    const app = new Koa();
+    const mw = breaker({ timeoutMs: 25, failureThreshold: 1 });
+    const aborted = deferred<unknown>();
+    app.use(mw);
+    app.use(async (ctx) => {
+      const signal = ctx.state.signal as AbortSignal;
+      await new Promise<void>((resolve) =>
+        signal.addEventListener('abort', () => {
+          aborted.resolve(signal.reason);
+          resolve();
+        }),
+      );
+      ctx.body = 'too late';
+    });
+    const res = await supertest(app.callback()).get('/').expect(504);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({
+      type: 'urn:koa-mesh:breaker:timeout',
+      code: 'ERR_KOA_MESH_BREAKER_TIMEOUT',
+      status: 504,
+    });
+    await expect(aborted.promise).resolves.toMatchObject({ code: 'ERR_KOA_MESH_BREAKER_TIMEOUT' });
+    expect(mw.get()).toMatchObject({ state: 'open', totals: { failures: 1 } });
+  });
+
+  it('exposes a live, unaborted ctx.state.signal to handlers that finish in time', async () => {
+    const app = new Koa();
+    app.use(breaker({ timeoutMs: 5000 }));
+    app.use((ctx) => {
+      const signal = ctx.state.signal as AbortSignal;
+      ctx.body = { isSignal: signal instanceof AbortSignal, aborted: signal.aborted };
+    });
+    const res = await supertest(app.callback()).get('/').expect(200);
+    expect(res.body).toEqual({ isSignal: true, aborted: false });
+  });
+
+  it('the bulkhead queues, then rejects with 503 problem+json; its rejections never open the breaker', async () => {
+    const app = new Koa();
+    const mw = breaker({ maxConcurrent: 1, maxQueue: 1, failureThreshold: 1 });
+    const gate = deferred();
+    let started = 0;
+    app.use(mw);
+    app.use(async (ctx) => {
+      started++;
+      await gate.promise;
+      ctx.body = 'ok';
+    });
+    const server = await startApp(app);
+    try {
+      const agent = supertest(server.url);
+      const first = agent.get('/').then((r) => r.status);
+      await waitFor(() => started === 1);
+      const second = agent.get('/').then((r) => r.status);
+      await waitFor(() => mw.get()!.queued === 1);
+      const third = await agent.get('/');
+      expect(third.status).toBe(503);
+      expect(third.headers['retry-after']).toBe('1');
+      expect(third.body).toMatchObject({
+        type: 'urn:koa-mesh:breaker:bulkhead',
+        code: 'ERR_KOA_MESH_BULKHEAD_REJECTED',
+      });
+      gate.resolve();
+      await expect(Promise.all([first, second])).resolves.toEqual([200, 200]);
+      expect(mw.get()).toMatchObject({ state: 'closed', totals: { failures: 0 } });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a client that disconnects counts as neither success nor failure', async () => {
+    const app = new Koa();
+    const mw = breaker({ failureThreshold: 1 });
+    const gate = deferred();
+    let started = false;
+    app.use(mw);
+    app.use(async (ctx) => {
+      started = true;
+      await gate.promise;
+      ctx.status = 500; // would be a failure if the client were still there
+    });
+    app.silent = true;
+    const server = await startApp(app);
+    try {
+      const req = httpRequest(`${server.url}/`);
+      req.on('error', () => undefined);
+      req.end();
+      await waitFor(() => started);
+      req.destroy();
+      await waitFor(
+        () => new Promise<boolean>((r) => server.server.getConnections((_, n) => r(n === 0))),
+      );
+      gate.resolve();
+      await waitFor(() => mw.get()!.totals.ignored === 1);
+      expect(mw.get()).toMatchObject({ state: 'closed', totals: { failures: 0, successes: 0 } });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('an upstream 429 with Retry-After opens it for that long, as reason retryAfter', async () => {
+    const c = clock();
+    const app = new Koa();
+    const mw = breaker({ clock: c.fn });
+    app.use(mw);
+    app.use((ctx) => {
+      ctx.status = 429;
+      ctx.set('Retry-After', '3');
+    });
+    const agent = supertest(app.callback());
+    await agent.get('/').expect(429);
+    expect(mw.get()).toMatchObject({ state: 'open', reason: 'retryAfter', retryAfterMs: 3000 });
+    const res = await agent.get('/').expect(503);
+    expect(res.headers['retry-after']).toBe('3');
+  });
+
+  it('fallback answers instead; a throwing fallback gives the problem answer and is reported', async () => {
+    const app = new Koa();
+    const errors: unknown[] = [];
+    app.on('error', (err) => errors.push(err));
+    let broken = false;
+    app.use(
+      breaker({
+        failureThreshold: 1,
+        fallback: (ctx, err) => {
+          if (broken) throw new Error('fallback bug');
+          ctx.body = { cached: true, code: err.code };
+        },
+      }),
+    );
+    app.use((ctx) => {
+      ctx.status = 500;
+    });
+    const agent = supertest(app.callback());
+    await agent.get('/').expect(500);
+    const res = await agent.get('/').expect(200);
+    expect(res.body).toEqual({ cached: true, code: 'ERR_KOA_MESH_BREAKER_OPEN' });
+    broken = true;
+    await agent.get('/').expect(503);
+    expect(errors).toEqual([expect.objectContaining({ message: 'fallback bug' })]);
+  });
+
+  it('keys: one breaker per key, independent of the others', async () => {
+    const app = new Koa();
+    const router = new Router();
+    const mw = breaker({ failureThreshold: 1, key: (ctx) => ctx.path });
+    router.get('/a', (ctx) => {
+      ctx.status = 500;
+    });
+    router.get('/b', (ctx) => {
+      ctx.body = 'b';
+    });
+    app.use(mw);
+    app.use(router.routes());
+    const agent = supertest(app.callback());
+    await agent.get('/a').expect(500);
+    await agent.get('/a').expect(503);
+    await agent.get('/b').expect(200);
+    expect(mw.get('/a')).toMatchObject({ key: '/a', state: 'open' });
+    expect(mw.get('/b')).toMatchObject({ key: '/b', state: 'closed' });
+    expect(mw.stats().map((s) => s.key)).toEqual(['/a', '/b']);
+    await expect(mw.healthCheck()).resolves.toMatchObject({
+      status: 'warn',
+      observedValue: 1,
+      details: { keys: ['/a'] },
+    });
+  });
+
+  it('keys: bounded by maxKeys (LRU) and idle keys dropped lazily after idleMs', async () => {
+    const c = clock();
+    const app = new Koa();
+    const mw = breaker({ key: (ctx) => ctx.path, maxKeys: 3, idleMs: 1000, clock: c.fn });
+    app.use(mw);
+    app.use((ctx) => {
+      ctx.body = 'ok';
+    });
+    const agent = supertest(app.callback());
+    for (const k of ['/1', '/2', '/3', '/1', '/4']) await agent.get(k).expect(200);
+    expect(mw.stats().map((s) => s.key)).toEqual(['/3', '/1', '/4']); // '/2' was least recent
+    c.now = 5000;
+    await agent.get('/1').expect(200);
+    // The idle keys at the LRU end are dropped on this access (at most two per access).
+    expect(mw.stats().map((s) => s.key)).toEqual(['/1']);
+  });
+
+  it('a key function that throws falls back to the shared key and is reported, never a 500', async () => {
+    const app = new Koa();
+    const errors: unknown[] = [];
+    app.on('error', (err) => errors.push(err));
+    const mw = breaker({
+      key: (ctx) => {
+        if (!ctx.get('x-tenant')) throw new Error('no tenant');
+        return ctx.get('x-tenant');
+      },
+    });
+    app.use(mw);
+    app.use((ctx) => {
+      ctx.body = 'ok';
+    });
+    await supertest(app.callback()).get('/').expect(200);
+    expect(mw.get('')).toBeDefined();
+    expect(errors).toHaveLength(1);
+  });
+
+  it('nested breakers: an inner rejection is neither success nor failure for the outer one', async () => {
+    const inner = breaker({ name: 'inner', failureThreshold: 1 });
+    const tripInner = new Koa();
+    tripInner.use(inner);
+    tripInner.use((ctx) => {
+      ctx.status = 500;
+    });
+    await supertest(tripInner.callback()).get('/').expect(500);
+    expect(inner.get()!.state).toBe('open');
+
+    const app = new Koa();
+    const outer = breaker({ name: 'outer', failureThreshold: 1 });
+    app.use(outer);
+    app.use(inner);
+    const res = await supertest(app.callback()).get('/').expect(503);
+    expect(res.body.breaker).toBe('inner');
+    expect(outer.get()).toMatchObject({ state: 'closed', totals: { ignored: 1, failures: 0 } });
+  });
+
+  it('works on Koa 2', async () => {
+    const c = clock();
+    const { app } = flakyApp(
+      { failureThreshold: 1, openMs: 1000, openJitter: 0, clock: c.fn },
+      Koa2 as unknown as typeof Koa,
+    );
+    const agent = supertest(app.callback());
+    await agent.get('/').expect(500);
+    const res = await agent.get('/').expect(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.body.code).toBe('ERR_KOA_MESH_BREAKER_OPEN');
+  });
+
+  it('names its middleware function distinctly', () => {
+    expect(breaker().name).toBe('breakerMiddleware');
+  });
+
+  it('close() drops keys and listeners', async () => {
+    const app = new Koa();
+    const mw = breaker({ key: (ctx) => ctx.path });
+    let opens = 0;
+    mw.on('success', () => opens++);
+    app.use(mw);
+    app.use((ctx) => {
+      ctx.body = 'ok';
+    });
+    await supertest(app.callback()).get('/x').expect(200);
+    expect(opens).toBe(1);
+    mw.close();
+    expect(mw.stats()).toEqual([]);
+    await supertest(app.callback()).get('/x').expect(200);
+    expect(opens).toBe(1);
+  });
+});
