@@ -11,12 +11,7 @@ export type { ClientSpan, ClientSpanOptions } from './client-span.js';
 export type { Dispatch, DispatchOptions, HeaderTarget, InjectOptions } from './inject.js';
 export { extractTraceContext, PROPAGATION_FORMATS } from './extract.js';
 export type { ExtractedContext, HeaderGetter, PropagationFormat } from './extract.js';
-export {
-  FLAG_RANDOM,
-  FLAG_SAMPLED,
-  formatTraceparent,
-  parseTraceparent,
-} from './traceparent.js';
+export { FLAG_RANDOM, FLAG_SAMPLED, formatTraceparent, parseTraceparent } from './traceparent.js';
 export type { ParsedTraceContext } from './traceparent.js';
 export { parseTracestate, W3CTraceState } from './tracestate.js';
 export { formatBaggage, parseBaggage } from './baggage.js';

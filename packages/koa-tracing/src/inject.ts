@@ -1,4 +1,9 @@
-import { context as otelContext, isSpanContextValid, trace, type Context } from '@opentelemetry/api';
+import {
+  context as otelContext,
+  isSpanContextValid,
+  trace,
+  type Context,
+} from '@opentelemetry/api';
 import type { PropagationFormat } from './extract.js';
 import { traceContextOf } from './koa-context.js';
 import { serializeBaggage, writeTraceHeaders } from './propagator.js';
@@ -32,12 +37,16 @@ const TRACECONTEXT: readonly PropagationFormat[] = Object.freeze(['tracecontext'
  * await fetch(url, { headers: injectTraceHeaders({ accept: 'application/json' }) });
  * ```
  */
-export function injectTraceHeaders<H extends HeaderTarget>(headers: H, options: InjectOptions = {}): H {
+export function injectTraceHeaders<H extends HeaderTarget>(
+  headers: H,
+  options: InjectOptions = {},
+): H {
   const ctx =
     options.context ?? (options.ctx && traceContextOf(options.ctx)) ?? otelContext.active();
   const set =
     typeof (headers as { set?: unknown }).set === 'function'
-      ? (name: string, value: string) => void (headers as { set(n: string, v: string): unknown }).set(name, value)
+      ? (name: string, value: string) =>
+          void (headers as { set(n: string, v: string): unknown }).set(name, value)
       : (name: string, value: string) => void ((headers as Record<string, unknown>)[name] = value);
   const sc = trace.getSpanContext(ctx);
   if (sc && isSpanContextValid(sc)) writeTraceHeaders(sc, options.propagators ?? TRACECONTEXT, set);
@@ -58,7 +67,6 @@ type UndiciHeaders =
 /** The part of undici's dispatch options the interceptor touches. */
 export interface DispatchOptions {
   headers?: UndiciHeaders;
-  [key: string]: unknown;
 }
 
 /** undici's `Dispatcher.dispatch` shape. */

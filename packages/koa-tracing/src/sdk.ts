@@ -18,7 +18,6 @@ import {
 import type { PropagationFormat } from './extract.js';
 import { MeshPropagator } from './propagator.js';
 
-
 /** Options of {@link startTracing}. */
 export interface StartTracingOptions {
   /** `service.name` of every span. */
@@ -63,8 +62,16 @@ function fail(option: string, expected: string, got: unknown): never {
   throw new TypeError(`${PKG}: expected \`${option}\` to be ${expected}, got ${shown}`);
 }
 
-async function otlpExporter(endpoint: string | undefined, headers: Record<string, string> | undefined): Promise<SpanExporter> {
-  let mod: { OTLPTraceExporter: new (config?: { url?: string; headers?: Record<string, string> }) => SpanExporter };
+async function otlpExporter(
+  endpoint: string | undefined,
+  headers: Record<string, string> | undefined,
+): Promise<SpanExporter> {
+  let mod: {
+    OTLPTraceExporter: new (config?: {
+      url?: string;
+      headers?: Record<string, string>;
+    }) => SpanExporter;
+  };
   try {
     mod = await import('@opentelemetry/exporter-trace-otlp-http');
   } catch (err) {
@@ -103,7 +110,8 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
     fail('serviceVersion', 'a string', serviceVersion);
   }
   if (endpoint !== undefined) {
-    if (typeof endpoint !== 'string' || !URL.canParse(endpoint)) fail('endpoint', 'a URL', endpoint);
+    if (typeof endpoint !== 'string' || !URL.canParse(endpoint))
+      fail('endpoint', 'a URL', endpoint);
   }
   const envEndpoint =
     process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -125,9 +133,7 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes(attributes),
     ...(sampler ? { sampler } : {}),
-    spanProcessors: [
-      memory ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter),
-    ],
+    spanProcessors: [memory ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)],
   });
   provider.register({ propagator });
   const global = trace.getTracerProvider();

@@ -43,13 +43,6 @@ interface RequestSpan {
   closed: boolean;
 }
 
-function statusOf(err: unknown): number | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { status?: unknown; statusCode?: unknown };
-  const s = e.status ?? e.statusCode;
-  return typeof s === 'number' ? s : undefined;
-}
-
 function errorTypeOf(err: unknown): string {
   if (typeof err === 'object' && err !== null) {
     const { code, name } = err as { code?: unknown; name?: unknown };
@@ -224,7 +217,11 @@ export function tracing(options?: TracingOptions): Middleware {
     ) {
       // No SDK: the api's no-op tracer hands back the parent's ids (or none). Mint this hop's own.
       const own: SpanContext = continued
-        ? { traceId: inbound.traceId, spanId: ids.spanId(), traceFlags: inbound.traceFlags & KNOWN_FLAGS }
+        ? {
+            traceId: inbound.traceId,
+            spanId: ids.spanId(),
+            traceFlags: inbound.traceFlags & KNOWN_FLAGS,
+          }
         : { traceId: ids.traceId(), spanId: ids.spanId(), traceFlags: FLAG_RANDOM };
       if (continued && inbound.traceState) own.traceState = inbound.traceState;
       sc = own;

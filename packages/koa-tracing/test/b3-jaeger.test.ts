@@ -9,7 +9,11 @@ const P = '05e3ac9a4f6e3b90';
 
 describe('parseB3Single', () => {
   it('reads traceId-spanId-sampling-parentSpanId', () => {
-    expect(parseB3Single(`${T128}-${S}-1-${P}`)).toEqual({ traceId: T128, spanId: S, traceFlags: 1 });
+    expect(parseB3Single(`${T128}-${S}-1-${P}`)).toEqual({
+      traceId: T128,
+      spanId: S,
+      traceFlags: 1,
+    });
   });
 
   it('reads traceId-spanId with the sampling decision deferred (unsampled)', () => {
@@ -84,7 +88,9 @@ describe('parseB3Multi', () => {
 
   it('needs both ids', () => {
     expect(parseB3Multi(h({ traceId: undefined }))).toBeUndefined();
-    expect(parseB3Multi({ traceId: T128, spanId: undefined, sampled: '1', flags: undefined })).toBeUndefined();
+    expect(
+      parseB3Multi({ traceId: T128, spanId: undefined, sampled: '1', flags: undefined }),
+    ).toBeUndefined();
   });
 
   it('rejects an invalid sampled value', () => {
@@ -94,7 +100,11 @@ describe('parseB3Multi', () => {
 
 describe('parseUberTraceId', () => {
   it('reads trace:span:parent:flags', () => {
-    expect(parseUberTraceId(`${T128}:${S}:0:1`)).toEqual({ traceId: T128, spanId: S, traceFlags: 1 });
+    expect(parseUberTraceId(`${T128}:${S}:0:1`)).toEqual({
+      traceId: T128,
+      spanId: S,
+      traceFlags: 1,
+    });
   });
 
   it('reads flags without the sampled bit as unsampled, debug (2) as sampled', () => {

@@ -88,13 +88,21 @@ describe('formatBaggage', () => {
   });
 
   it('stops before the header passes 8192 characters', () => {
-    const members = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: 'v'.repeat(1000) }));
+    const members = Array.from({ length: 10 }, (_, i) => ({
+      key: `k${i}`,
+      value: 'v'.repeat(1000),
+    }));
     const out = formatBaggage(members);
     expect(out.length).toBeLessThanOrEqual(8192);
     expect(out.split(',')).toHaveLength(8);
   });
 
   it('skips keys that are not tokens', () => {
-    expect(formatBaggage([{ key: 'bad key', value: '1' }, { key: 'ok', value: '2' }])).toBe('ok=2');
+    expect(
+      formatBaggage([
+        { key: 'bad key', value: '1' },
+        { key: 'ok', value: '2' },
+      ]),
+    ).toBe('ok=2');
   });
 });

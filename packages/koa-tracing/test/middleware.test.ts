@@ -98,7 +98,10 @@ describe('outbound propagation without an SDK', () => {
   });
 
   it('propagates a valid tracestate and drops an invalid one', async () => {
-    const ok = await seen(app(), { traceparent: TRACEPARENT, tracestate: 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7' });
+    const ok = await seen(app(), {
+      traceparent: TRACEPARENT,
+      tracestate: 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7',
+    });
     expect(ok.outbound.tracestate).toBe('congo=t61rcWkgMzE,rojo=00f067aa0ba902b7');
     const bad = await seen(app(), { traceparent: TRACEPARENT, tracestate: 'congo=1,congo=2' });
     expect(bad.outbound.tracestate).toBeUndefined();
@@ -188,12 +191,14 @@ describe('formats and precedence', () => {
     const { state } = await seen(app(), { b3: `${B3_TRACE}-${B3_SPAN}-1` });
     expect(state.traceId).not.toBe(B3_TRACE);
   });
-
 });
 
 describe('X-Request-Id', () => {
   it('accepts a valid inbound id and echoes it', async () => {
-    const res = await request(app().callback()).get('/x').set('x-request-id', 'abc-123_Z.9:/+=@').expect(200);
+    const res = await request(app().callback())
+      .get('/x')
+      .set('x-request-id', 'abc-123_Z.9:/+=@')
+      .expect(200);
     expect(res.headers['x-request-id']).toBe('abc-123_Z.9:/+=@');
     expect((res.body as Seen).state.requestId).toBe('abc-123_Z.9:/+=@');
   });
@@ -272,7 +277,9 @@ describe('trust and ignore options', () => {
   it('restartAtEdge as a predicate decides per request', async () => {
     const a = app({ restartAtEdge: (ctx) => ctx.get('x-internal') !== 'yes' });
     expect((await seen(a, { traceparent: TRACEPARENT })).state.traceId).not.toBe(TRACE);
-    expect((await seen(a, { traceparent: TRACEPARENT, 'x-internal': 'yes' })).state.traceId).toBe(TRACE);
+    expect((await seen(a, { traceparent: TRACEPARENT, 'x-internal': 'yes' })).state.traceId).toBe(
+      TRACE,
+    );
   });
 
   it('ignored paths get a request id but no trace', async () => {

@@ -119,7 +119,9 @@ describe('span naming', () => {
   });
 
   it('uses a custom route function and names unknown methods HTTP', async () => {
-    const app = traced({ route: (ctx) => (ctx.path.startsWith('/files/') ? '/files/*' : undefined) });
+    const app = traced({
+      route: (ctx) => (ctx.path.startsWith('/files/') ? '/files/*' : undefined),
+    });
     app.use((ctx) => void (ctx.body = 'x'));
     await request(app.callback()).get('/files/a/b').expect(200);
     expect((await serverSpans())[0]!.name).toBe('GET /files/*');
@@ -138,7 +140,9 @@ describe('attributes and ids', () => {
     app.use(new Router().get('/a/:b', (ctx) => void (ctx.body = 'ok')).routes());
     const server = await startApp(app);
     try {
-      const res = await fetch(`${server.url}/a/1?q=secret`, { headers: { 'user-agent': 'tester/1' } });
+      const res = await fetch(`${server.url}/a/1?q=secret`, {
+        headers: { 'user-agent': 'tester/1' },
+      });
       expect(res.status).toBe(200);
       const [span] = await serverSpans();
       expect(span!.kind).toBe(SpanKind.SERVER);
@@ -168,7 +172,10 @@ describe('attributes and ids', () => {
       state = { ...ctx.state };
       ctx.body = 'ok';
     });
-    await request(app.callback()).get('/').set('traceparent', `00-${TRACE}-${PARENT}-01`).expect(200);
+    await request(app.callback())
+      .get('/')
+      .set('traceparent', `00-${TRACE}-${PARENT}-01`)
+      .expect(200);
     const [span] = await serverSpans();
     expect(state.traceId).toBe(TRACE);
     expect(state.spanId).toBe(span!.spanContext().spanId);
@@ -208,7 +215,10 @@ describe('attributes and ids', () => {
   it('restartAtEdge starts a new trace linked to the inbound one', async () => {
     const app = traced({ restartAtEdge: true });
     app.use((ctx) => void (ctx.body = 'ok'));
-    await request(app.callback()).get('/').set('traceparent', `00-${TRACE}-${PARENT}-01`).expect(200);
+    await request(app.callback())
+      .get('/')
+      .set('traceparent', `00-${TRACE}-${PARENT}-01`)
+      .expect(200);
     const [span] = await serverSpans();
     expect(span!.spanContext().traceId).not.toBe(TRACE);
     expect(span!.parentSpanContext).toBeUndefined();

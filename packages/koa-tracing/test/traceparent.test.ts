@@ -59,7 +59,9 @@ describe('parseTraceparent', () => {
   });
 
   it('rejects a future version whose tail does not start with `-`', () => {
-    expect(parseTraceparent(`cc-${TRACE}-${PARENT}-01.what-the-future-will-be-like`)).toBeUndefined();
+    expect(
+      parseTraceparent(`cc-${TRACE}-${PARENT}-01.what-the-future-will-be-like`),
+    ).toBeUndefined();
   });
 
   it('rejects an all-zero trace-id', () => {
@@ -120,7 +122,9 @@ describe('parseTraceparent', () => {
   });
 
   it('rejects two headers combined into one value (duplicates)', () => {
-    expect(parseTraceparent(`${VALID}, 00-${TRACE.replace('1', '9')}-${PARENT}-01`)).toBeUndefined();
+    expect(
+      parseTraceparent(`${VALID}, 00-${TRACE.replace('1', '9')}-${PARENT}-01`),
+    ).toBeUndefined();
     expect(parseTraceparent(`cc-${TRACE}-${PARENT}-01,cc-${TRACE}-${PARENT}-01`)).toBeUndefined();
   });
 

@@ -118,7 +118,14 @@ describe('W3CTraceState', () => {
   });
 
   it('unsets a key', () => {
-    expect(new W3CTraceState([['a', '1'], ['b', '2']]).unset('a').serialize()).toBe('b=2');
+    expect(
+      new W3CTraceState([
+        ['a', '1'],
+        ['b', '2'],
+      ])
+        .unset('a')
+        .serialize(),
+    ).toBe('b=2');
   });
 
   it('truncates past 512 characters by dropping members over 128 characters first', () => {

@@ -148,7 +148,8 @@ describe('W3C Trace Context rules through a real service', () => {
   });
 
   it('reads the header names case-insensitively', async () => {
-    for (const name of ['TraceParent', 'TrAcEpArEnT', 'TRACEPARENT']) await expectContinued([[name, TP()]]);
+    for (const name of ['TraceParent', 'TrAcEpArEnT', 'TRACEPARENT'])
+      await expectContinued([[name, TP()]]);
   });
 
   it('rejects version 00 with trailing data', async () => {
@@ -169,7 +170,13 @@ describe('W3C Trace Context rules through a real service', () => {
   });
 
   it('rejects malformed or all-zero trace-ids', async () => {
-    for (const t of ['0'.repeat(32), `.${TRACE.slice(1)}`, `${TRACE.slice(0, 31)}.`, `${TRACE}3`, TRACE.slice(1)]) {
+    for (const t of [
+      '0'.repeat(32),
+      `.${TRACE.slice(1)}`,
+      `${TRACE.slice(0, 31)}.`,
+      `${TRACE}3`,
+      TRACE.slice(1),
+    ]) {
       const { traceparent } = await single([['traceparent', `00-${t}-${PARENT}-01`]]);
       expect(traceparent.traceId).not.toBe(TRACE);
       expect(TRACE + '3').not.toContain(traceparent.traceId);
@@ -177,7 +184,13 @@ describe('W3C Trace Context rules through a real service', () => {
   });
 
   it('rejects malformed or all-zero parent-ids', async () => {
-    for (const p of ['0'.repeat(16), '.234567890123456', '123456789012345.', `${PARENT}7`, PARENT.slice(1)]) {
+    for (const p of [
+      '0'.repeat(16),
+      '.234567890123456',
+      '123456789012345.',
+      `${PARENT}7`,
+      PARENT.slice(1),
+    ]) {
       await expectNewTrace(`00-${TRACE}-${p}-01`);
     }
   });
@@ -210,17 +223,26 @@ describe('W3C Trace Context rules through a real service', () => {
 
   it('ignores misspelled tracestate names and reads any casing', async () => {
     for (const name of ['trace-state', 'trace.state']) {
-      const { tracestate } = await single([['traceparent', TP('00')], [name, 'foo=1']]);
+      const { tracestate } = await single([
+        ['traceparent', TP('00')],
+        [name, 'foo=1'],
+      ]);
       expect(tracestate.has('foo')).toBe(false);
     }
     for (const name of ['TraceState', 'TrAcEsTaTe', 'TRACESTATE']) {
-      const { tracestate } = await single([['traceparent', TP('00')], [name, 'foo=1']]);
+      const { tracestate } = await single([
+        ['traceparent', TP('00')],
+        [name, 'foo=1'],
+      ]);
       expect(tracestate.get('foo')).toBe('1');
     }
   });
 
   it('handles an empty tracestate header alone and beside another', async () => {
-    const alone = await expectContinued([['traceparent', TP('00')], ['tracestate', '']]);
+    const alone = await expectContinued([
+      ['traceparent', TP('00')],
+      ['tracestate', ''],
+    ]);
     expect(values(alone.raw, 'tracestate').every((v) => v !== '')).toBe(true);
     for (const pair of [
       ['foo=1', ''],
@@ -246,7 +268,12 @@ describe('W3C Trace Context rules through a real service', () => {
   });
 
   it('discards tracestate with duplicated keys (in one header or across headers)', async () => {
-    for (const headers of [['foo=1,foo=1'], ['foo=1,foo=2'], ['foo=1', 'foo=1'], ['foo=1', 'foo=2']]) {
+    for (const headers of [
+      ['foo=1,foo=1'],
+      ['foo=1,foo=2'],
+      ['foo=1', 'foo=1'],
+      ['foo=1', 'foo=2'],
+    ]) {
       const { tracestate } = await expectContinued([
         ['traceparent', TP('00')],
         ...headers.map((h): [string, string] => ['tracestate', h]),
@@ -258,29 +285,57 @@ describe('W3C Trace Context rules through a real service', () => {
   it('inherits a tracestate made of every allowed character', async () => {
     const key = 'abcdefghijklmnopqrstuvwxyz0123456789_-*/';
     let value = '';
-    for (const [a, b] of [[0x20, 0x2b], [0x2d, 0x3c], [0x3e, 0x7e]] as const) {
+    for (const [a, b] of [
+      [0x20, 0x2b],
+      [0x2d, 0x3c],
+      [0x3e, 0x7e],
+    ] as const) {
       for (let c = a; c <= b; c++) value += String.fromCharCode(c);
     }
     for (const k of [key, `${key}@a-z0-9_-*/`]) {
-      const { tracestate } = await single([['traceparent', TP('00')], ['tracestate', `${k}=${value}`]]);
+      const { tracestate } = await single([
+        ['traceparent', TP('00')],
+        ['tracestate', `${k}=${value}`],
+      ]);
       expect(tracestate.get(k)).toBe(value);
     }
   });
 
   it('accepts optional whitespace in tracestate', async () => {
     for (const v of ['foo=1 \t , \t bar=2, \t baz=3', 'foo=1\t \t,\t \tbar=2,\t \tbaz=3']) {
-      const { tracestate } = await single([['traceparent', TP('00')], ['tracestate', v]]);
-      expect([...tracestate]).toEqual([['foo', '1'], ['bar', '2'], ['baz', '3']]);
+      const { tracestate } = await single([
+        ['traceparent', TP('00')],
+        ['tracestate', v],
+      ]);
+      expect([...tracestate]).toEqual([
+        ['foo', '1'],
+        ['bar', '2'],
+        ['baz', '3'],
+      ]);
     }
     for (const v of [' foo=1', '\tfoo=1', 'foo=1 ', 'foo=1\t', '\t foo=1 \t']) {
-      const { tracestate } = await expectContinued([['traceparent', TP('00')], ['tracestate', v]]);
+      const { tracestate } = await expectContinued([
+        ['traceparent', TP('00')],
+        ['tracestate', v],
+      ]);
       expect(tracestate.get('foo')).toBe('1');
     }
   });
 
   it('discards tracestate with illegal keys or vendor formats', async () => {
-    for (const v of ['foo =1', 'FOO=1', 'foo.bar=1', 'foo@=1,bar=2', '@foo=1,bar=2', 'foo@@bar=1,bar=2', 'foo@bar@baz=1,bar=2']) {
-      const { tracestate } = await single([['traceparent', TP('00')], ['tracestate', v]]);
+    for (const v of [
+      'foo =1',
+      'FOO=1',
+      'foo.bar=1',
+      'foo@=1,bar=2',
+      '@foo=1,bar=2',
+      'foo@@bar=1,bar=2',
+      'foo@bar@baz=1,bar=2',
+    ]) {
+      const { tracestate } = await single([
+        ['traceparent', TP('00')],
+        ['tracestate', v],
+      ]);
       expect(tracestate.size).toBe(0);
     }
   });
@@ -322,7 +377,10 @@ describe('W3C Trace Context rules through a real service', () => {
 
   it('discards tracestate with illegal values', async () => {
     for (const v of ['foo=bar=baz', 'foo=,bar=3']) {
-      const { tracestate } = await single([['traceparent', TP('00')], ['tracestate', v]]);
+      const { tracestate } = await single([
+        ['traceparent', TP('00')],
+        ['tracestate', v],
+      ]);
       expect(tracestate.size).toBe(0);
     }
   });

@@ -1,0 +1,38 @@
+import * as api from '../src/index.js';
+
+describe('public surface', () => {
+  it('exports exactly these values', () => {
+    expect(Object.keys(api).sort()).toEqual(
+      [
+        'FLAG_RANDOM',
+        'FLAG_SAMPLED',
+        'MeshPropagator',
+        'PROPAGATION_FORMATS',
+        'TRACING_ATTRIBUTES',
+        'W3CTraceState',
+        'defaultRoute',
+        'extractTraceContext',
+        'formatBaggage',
+        'formatTraceparent',
+        'injectTraceHeaders',
+        'isValidRequestId',
+        'parseB3Multi',
+        'parseB3Single',
+        'parseBaggage',
+        'parseTraceparent',
+        'parseTracestate',
+        'parseUberTraceId',
+        'startClientSpan',
+        'traceContextOf',
+        'traceInterceptor',
+        'tracing',
+      ].sort(),
+    );
+  });
+
+  it('keeps the SDK out of the main entry', async () => {
+    const sdk = await import('../src/sdk.js');
+    expect(Object.keys(sdk)).toEqual(['startTracing']);
+    expect(Object.keys(api)).not.toContain('startTracing');
+  });
+});

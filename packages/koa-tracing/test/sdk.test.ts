@@ -1,0 +1,109 @@
+// @koa-mesh/tracing/sdk: one call starts a registered SDK; spans reach a real OTLP/HTTP receiver.
+import { context, propagation, trace } from '@opentelemetry/api';
+import { join } from 'node:path';
+import { startApp, startNode, waitFor } from '@koa-mesh/testkit';
+import Koa from 'koa';
+import request from 'supertest';
+import { injectTraceHeaders, tracing } from '../src/index.js';
+import { startTracing } from '../src/sdk.js';
+
+function app(): Koa {
+  const a = new Koa();
+  a.use(tracing());
+  a.use(async (ctx) => {
+    await Promise.resolve();
+    // context.active() works downstream: startTracing registered a context manager.
+    ctx.body = injectTraceHeaders({});
+  });
+  return a;
+}
+
+describe('startTracing', () => {
+  it('records request spans through the global provider (memory exporter by default)', async () => {
+    const sdk = await startTracing({ serviceName: 'users', serviceVersion: '1.2.3' });
+    try {
+      const res = await request(app().callback()).get('/x').expect(200);
+      const [span] = sdk.memory!.getFinishedSpans();
+      expect(span!.name).toBe('GET');
+      expect(span!.resource.attributes['service.name']).toBe('users');
+      expect(span!.resource.attributes['service.version']).toBe('1.2.3');
+      expect(res.body.traceparent).toBe(
+        `00-${span!.spanContext().traceId}-${span!.spanContext().spanId}-01`,
+      );
+    } finally {
+      await sdk.shutdown();
+    }
+  });
+
+  it('registers a MeshPropagator with the requested formats', async () => {
+    const sdk = await startTracing({ serviceName: 's', propagators: ['b3'] });
+    try {
+      expect(propagation.fields()).toContain('b3');
+      expect(propagation.fields()).not.toContain('traceparent');
+    } finally {
+      await sdk.shutdown();
+    }
+  });
+
+  it('exports over OTLP/HTTP to the configured endpoint', async () => {
+    const bodies: string[] = [];
+    const receiver = await startApp((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(`${req.method} ${req.url} ${Buffer.concat(chunks).toString('utf8')}`);
+        res.setHeader('content-type', 'application/json');
+        res.end('{}');
+      });
+    });
+    try {
+      const child = await startNode(join(__dirname, 'fixtures', 'otlp-service.ts'), {
+        args: [`${receiver.url}/v1/traces`],
+        readyLine: /flushed/,
+      });
+      await child.stop();
+      const body = await waitFor(() => bodies[0]);
+      expect(body).toMatch(/^POST \/v1\/traces /);
+      expect(body).toContain('orders-otlp');
+      expect(body).toContain('/orders/1');
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('unregisters its globals on shutdown, so it can start again', async () => {
+    const first = await startTracing({ serviceName: 'a' });
+    await first.shutdown();
+    expect(trace.getTracer('x').startSpan('y').isRecording()).toBe(false);
+    const second = await startTracing({ serviceName: 'b' });
+    try {
+      expect(trace.getTracer('x').startSpan('y').isRecording()).toBe(true);
+    } finally {
+      await second.shutdown();
+    }
+    expect(context.active()).toBeDefined();
+  });
+
+  it('refuses to start over another registered provider', async () => {
+    const first = await startTracing({ serviceName: 'a' });
+    try {
+      await expect(startTracing({ serviceName: 'b' })).rejects.toThrow(
+        '@koa-mesh/tracing/sdk: another TracerProvider is already registered globally',
+      );
+    } finally {
+      await first.shutdown();
+    }
+  });
+
+  it('validates its options', async () => {
+    await expect(startTracing({ serviceName: '' })).rejects.toThrow(
+      '@koa-mesh/tracing/sdk: expected `serviceName` to be a non-empty string, got ""',
+    );
+    await expect(startTracing({ serviceName: 's', endpoint: 'not a url' })).rejects.toThrow(
+      '@koa-mesh/tracing/sdk: expected `endpoint` to be a URL, got "not a url"',
+    );
+    await expect(startTracing({ serviceName: 's', exporter: 'zipkin' as never })).rejects.toThrow(
+      "@koa-mesh/tracing/sdk: expected `exporter` to be a SpanExporter, 'otlp', 'console' or 'memory', got \"zipkin\"",
+    );
+  });
+});
