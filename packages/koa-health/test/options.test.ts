@@ -1,0 +1,299 @@
+// Every validation message: options are checked once, at construction, with the option named.
+import { createServer } from 'node:http';
+import {
+  consulCheck,
+  eventLoopDelayCheck,
+  gracefulShutdown,
+  health,
+  heapCheck,
+  httpCheck,
+  redisCheck,
+  type GracefulShutdownOptions,
+  type HealthOptions,
+} from '../src/index.js';
+
+const bad = (options: unknown) => () => health(options as HealthOptions);
+
+describe('health() options', () => {
+  it.each([
+    ['a non-object', 42, 'expected `options` to be an object, got 42'],
+    [
+      'a relative path',
+      { livenessPath: 'health' },
+      'expected `livenessPath` to be a path starting with "/" without query or fragment, got "health"',
+    ],
+    [
+      'a path with a query',
+      { readinessPath: '/ready?x=1' },
+      'expected `readinessPath` to be a path starting with "/" without query or fragment, got "/ready?x=1"',
+    ],
+    [
+      'a non-string path',
+      { startupPath: 7 },
+      'expected `startupPath` to be a path starting with "/" without query or fragment, got 7',
+    ],
+    [
+      'two probes on one path',
+      { readinessPath: '/health' },
+      'expected `livenessPath, readinessPath and startupPath` to be three different paths, got "/health, /health, /startup"',
+    ],
+    ['checks not an object', { checks: [] }, 'expected `checks` to be an object, got an array'],
+    ['details not a function', { details: true }, 'expected `details` to be a function, got true'],
+    [
+      'initiallyReady not a boolean',
+      { initiallyReady: 'yes' },
+      'expected `initiallyReady` to be a boolean, got "yes"',
+    ],
+    ['version not a string', { version: 2 }, 'expected `version` to be a string, got 2'],
+    [
+      'releaseId not a string',
+      { releaseId: null },
+      'expected `releaseId` to be a string, got null',
+    ],
+    [
+      'serviceId not a string',
+      { serviceId: {} },
+      'expected `serviceId` to be a string, got an object',
+    ],
+    [
+      'description not a string',
+      { description: 1 },
+      'expected `description` to be a string, got 1',
+    ],
+    [
+      'onCheckChange not a function',
+      { onCheckChange: 'x' },
+      'expected `onCheckChange` to be a function, got "x"',
+    ],
+  ])('rejects %s', (_what, options, message) => {
+    expect(bad(options)).toThrow(new TypeError(`@koa-mesh/health: ${message}`));
+  });
+
+  it.each([
+    [
+      'a check that is not a function or spec',
+      { db: 'redis' },
+      'expected `checks.db` to be a function, an object with healthCheck() or a check spec, got "redis"',
+    ],
+    [
+      'a spec without check',
+      { db: {} },
+      'expected `checks.db.check` to be a function or an object with healthCheck(), got undefined',
+    ],
+    [
+      'an unknown kind',
+      { db: { check: () => undefined, kind: 'ready' } },
+      'expected `checks.db.kind` to be one of liveness, readiness, startup, got "ready"',
+    ],
+    [
+      'critical not a boolean',
+      { db: { check: () => undefined, critical: 1 } },
+      'expected `checks.db.critical` to be a boolean, got 1',
+    ],
+    [
+      'a zero timeout',
+      { db: { check: () => undefined, timeoutMs: 0 } },
+      'expected `checks.db.timeoutMs` to be a positive integer, got 0',
+    ],
+    [
+      'a fractional interval',
+      { db: { check: () => undefined, intervalMs: 1.5 } },
+      'expected `checks.db.intervalMs` to be a positive integer, got 1.5',
+    ],
+    [
+      'a negative failureThreshold',
+      { db: { check: () => undefined, failureThreshold: -1 } },
+      'expected `checks.db.failureThreshold` to be a positive integer, got -1',
+    ],
+    [
+      'a NaN successThreshold',
+      { db: { check: () => undefined, successThreshold: NaN } },
+      'expected `checks.db.successThreshold` to be a positive integer, got NaN',
+    ],
+    [
+      'close not a function',
+      { db: { check: () => undefined, close: 1 } },
+      'expected `checks.db.close` to be a function, got 1',
+    ],
+    [
+      'a name with a colon',
+      { 'db:main': () => undefined },
+      'expected `check name` to be a non-empty string without ":", got "db:main"',
+    ],
+  ])('rejects %s', (_what, checks, message) => {
+    expect(bad({ checks })).toThrow(new TypeError(`@koa-mesh/health: ${message}`));
+  });
+
+  it('validates addCheck() and markNotReady() arguments', () => {
+    const probes = health();
+    expect(() => probes.addCheck('', () => undefined)).toThrow(
+      new TypeError(
+        '@koa-mesh/health: expected `check name` to be a non-empty string without ":", got ""',
+      ),
+    );
+    expect(() => probes.markNotReady(5 as unknown as string)).toThrow(
+      new TypeError('@koa-mesh/health: expected `markNotReady(reason)` to be a string, got 5'),
+    );
+    probes.close();
+  });
+
+  it('is callable with no arguments', () => {
+    const probes = health();
+    expect(probes.name).toBe('healthProbeMiddleware');
+    probes.close();
+  });
+});
+
+describe('built-in check options', () => {
+  it.each([
+    [
+      'redisCheck without ping',
+      () => redisCheck({} as never),
+      'expected `redisCheck client` to be a Redis client with ping(), got an object',
+    ],
+    [
+      'consulCheck with a bad url',
+      () => consulCheck({ url: 'not a url' }),
+      'expected `consulCheck url` to be an absolute http(s) URL, got "not a url"',
+    ],
+    [
+      'consulCheck with ftp',
+      () => consulCheck({ url: 'ftp://x' }),
+      'expected `consulCheck url` to be an absolute http(s) URL, got "ftp://x"',
+    ],
+    [
+      'consulCheck with a bad token',
+      () => consulCheck({ token: 1 as never }),
+      'expected `consulCheck token` to be a string, got 1',
+    ],
+    [
+      'httpCheck with a relative url',
+      () => httpCheck('/health'),
+      'expected `httpCheck url` to be an absolute http(s) URL, got "/health"',
+    ],
+    [
+      'httpCheck with POST',
+      () => httpCheck('http://x/', { method: 'POST' as never }),
+      'expected `httpCheck method` to be "GET" or "HEAD", got "POST"',
+    ],
+    [
+      'httpCheck with a bad expectStatus',
+      () => httpCheck('http://x/', { expectStatus: 200 as never }),
+      'expected `httpCheck expectStatus` to be a function, got 200',
+    ],
+    [
+      'eventLoopDelayCheck with warn above max',
+      () => eventLoopDelayCheck({ maxDelayMs: 100, warnDelayMs: 200 }),
+      'expected `eventLoopDelayCheck warnDelayMs` to be at most maxDelayMs (100), got 200',
+    ],
+    [
+      'eventLoopDelayCheck with percentile 0',
+      () => eventLoopDelayCheck({ percentile: 0 }),
+      'expected `eventLoopDelayCheck percentile` to be a positive number, got 0',
+    ],
+    [
+      'eventLoopDelayCheck with percentile 101',
+      () => eventLoopDelayCheck({ percentile: 101 }),
+      'expected `eventLoopDelayCheck percentile` to be a number in (0, 100], got 101',
+    ],
+    [
+      'eventLoopDelayCheck with a bad resolution',
+      () => eventLoopDelayCheck({ resolutionMs: 0.5 }),
+      'expected `eventLoopDelayCheck resolutionMs` to be a positive integer, got 0.5',
+    ],
+    [
+      'heapCheck with a ratio above 1',
+      () => heapCheck({ maxRatio: 2 }),
+      'expected `heapCheck maxRatio` to be a ratio in (0, 1], got 2',
+    ],
+    [
+      'heapCheck with warn above max',
+      () => heapCheck({ maxRatio: 0.5, warnRatio: 0.7 }),
+      'expected `heapCheck warnRatio` to be at most maxRatio (0.5), got 0.7',
+    ],
+  ])('rejects %s', (_what, make, message) => {
+    expect(make).toThrow(new TypeError(`@koa-mesh/health: ${message}`));
+  });
+
+  it('passes scheduling fields through, validated when the check is added', () => {
+    const spec = redisCheck({ ping: async () => 'PONG' }, { kind: 'liveness', timeoutMs: -5 });
+    expect(spec).toMatchObject({ kind: 'liveness', timeoutMs: -5 });
+    const probes = health();
+    expect(() => probes.addCheck('redis', spec)).toThrow(
+      new TypeError(
+        '@koa-mesh/health: expected `checks.redis.timeoutMs` to be a positive integer, got -5',
+      ),
+    );
+    probes.close();
+  });
+});
+
+describe('gracefulShutdown() options', () => {
+  const server = createServer();
+  const make = (options: unknown) => () =>
+    gracefulShutdown(server, { signals: [], ...(options as GracefulShutdownOptions) }).dispose();
+
+  it('rejects something that is not a server', () => {
+    expect(() => gracefulShutdown({} as never)).toThrow(
+      new TypeError(
+        '@koa-mesh/health: expected `server` to be a node:http or node:https Server, got an object',
+      ),
+    );
+  });
+
+  it.each([
+    [
+      'health without beginShutdown',
+      { health: {} },
+      'expected `health` to be the middleware health() returned, got an object',
+    ],
+    [
+      'signals not an array',
+      { signals: 'SIGTERM' },
+      'expected `signals` to be an array of signal names such as "SIGTERM", got "SIGTERM"',
+    ],
+    [
+      'a bad signal name',
+      { signals: ['TERM'] },
+      'expected `signals` to be an array of signal names such as "SIGTERM", got an array',
+    ],
+    [
+      'a hook that is not a function',
+      { beforeDrain: [() => undefined, 'x'] },
+      'expected `beforeDrain[1]` to be a function, got "x"',
+    ],
+    [
+      'an onClose that is not a function',
+      { onClose: 3 },
+      'expected `onClose[0]` to be a function, got 3',
+    ],
+    [
+      'a negative drainDelayMs',
+      { drainDelayMs: -1 },
+      'expected `drainDelayMs` to be a non-negative integer, got -1',
+    ],
+    ['a zero timeoutMs', { timeoutMs: 0 }, 'expected `timeoutMs` to be a positive integer, got 0'],
+    [
+      'a bad hookTimeoutMs',
+      { hookTimeoutMs: '5s' },
+      'expected `hookTimeoutMs` to be a positive integer, got "5s"',
+    ],
+    [
+      'a bad terminationGracePeriodMs',
+      { terminationGracePeriodMs: Infinity },
+      'expected `terminationGracePeriodMs` to be a positive integer, got Infinity',
+    ],
+    ['a bad exit', { exit: 'no' }, 'expected `exit` to be a function, got "no"'],
+    [
+      'a logger without error()',
+      { logger: { info() {}, warn() {} } },
+      'expected `logger` to be an object with info(), warn() and error(), got an object',
+    ],
+  ])('rejects %s', (_what, options, message) => {
+    expect(make(options)).toThrow(new TypeError(`@koa-mesh/health: ${message}`));
+  });
+
+  it('accepts drainDelayMs 0 (an explicit 0 is a value, not a default)', () => {
+    expect(make({ drainDelayMs: 0 })).not.toThrow();
+  });
+});

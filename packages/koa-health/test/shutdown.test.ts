@@ -1,0 +1,266 @@
+// The shutdown orchestrator in-process, on a real listener: hooks, deadlines, signals, headers.
+import { createServer, type Server } from 'node:http';
+import Koa from 'koa';
+import { Client } from 'undici';
+import { waitFor } from '@koa-mesh/testkit';
+import {
+  gracefulShutdown,
+  health,
+  type GracefulShutdown,
+  type GracefulShutdownOptions,
+  type ShutdownLogger,
+} from '../src/index.js';
+
+interface Harness {
+  server: Server;
+  origin: string;
+  logs: string[];
+  logger: ShutdownLogger;
+  exits: number[];
+}
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      await c();
+    } catch {
+      // already closed by the test
+    }
+  }
+});
+
+async function listening(app: Koa): Promise<Harness> {
+  const server = createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const { port } = server.address() as { port: number };
+  const logs: string[] = [];
+  return {
+    server,
+    origin: `http://127.0.0.1:${port}`,
+    logs,
+    logger: {
+      info: (m) => logs.push(`info ${m}`),
+      warn: (m) => logs.push(`warn ${m}`),
+      error: (m) => logs.push(`error ${m}`),
+    },
+    exits: [],
+  };
+}
+
+function orchestrate(h: Harness, options: GracefulShutdownOptions): GracefulShutdown {
+  const s = gracefulShutdown(h.server, {
+    signals: [],
+    logger: h.logger,
+    exit: (code) => h.exits.push(code),
+    ...options,
+  });
+  cleanups.push(() => s.dispose());
+  return s;
+}
+
+function appWithSlowRoute(): { app: Koa; release: () => void; started: () => number } {
+  const app = new Koa();
+  let waiting: Array<() => void> = [];
+  let count = 0;
+  app.use(async (ctx) => {
+    if (ctx.path === '/slow') {
+      count++;
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+    ctx.body = 'done';
+  });
+  return {
+    app,
+    release: () => {
+      for (const r of waiting) r();
+      waiting = [];
+    },
+    started: () => count,
+  };
+}
+
+describe('gracefulShutdown in-process', () => {
+  it('runs the steps in order, marks Connection: close on in-flight and new responses, resolves exit 0', async () => {
+    const probes = health({ initiallyReady: true });
+    cleanups.push(() => probes.close());
+    const { app, release, started } = appWithSlowRoute();
+    const koa = new Koa();
+    koa.use(probes);
+    koa.use(app.middleware[0]!);
+    const h = await listening(koa);
+    const order: string[] = [];
+    // The second hook holds the shutdown in its first step while the test probes the server.
+    let releaseHook = (): void => undefined;
+    const hookHeld = new Promise<void>((resolve) => (releaseHook = resolve));
+    const s = orchestrate(h, {
+      health: probes,
+      drainDelayMs: 20,
+      timeoutMs: 5000,
+      beforeDrain: [
+        () => order.push('deregister'),
+        async () => {
+          order.push('stopConsumers');
+          await hookHeld;
+        },
+      ],
+      onClose: async function flush() {
+        order.push(`onClose(listening=${h.server.listening})`);
+      },
+    });
+    const client = new Client(h.origin);
+    cleanups.push(() => client.destroy());
+    // A request in flight before the signal.
+    const inflight = client.request({ path: '/slow', method: 'GET' });
+    await waitFor(() => started() === 1);
+    expect(s.inflight).toBe(1);
+    const result = s.shutdown('SIGTERM');
+    expect(probes.shuttingDown).toBe(true);
+    expect(s.state).toBe('beforeDrain');
+    // During the drain: readiness 503, liveness 200, and every response says Connection: close.
+    const other = new Client(h.origin);
+    cleanups.push(() => other.destroy());
+    const ready = await other.request({ path: '/ready', method: 'GET' });
+    await ready.body.text();
+    expect(ready.statusCode).toBe(503);
+    expect(ready.headers.connection).toBe('close');
+    const liveClient = new Client(h.origin);
+    cleanups.push(() => liveClient.destroy());
+    const live = await liveClient.request({ path: '/health', method: 'GET' });
+    await live.body.text();
+    expect(live.statusCode).toBe(200);
+    expect(live.headers.connection).toBe('close');
+    releaseHook();
+    await waitFor(() => s.state === 'close');
+    expect(h.server.listening).toBe(false);
+    release();
+    const res = await inflight;
+    expect(await res.body.text()).toBe('done');
+    expect(res.headers.connection).toBe('close');
+    const outcome = await result;
+    expect(outcome).toMatchObject({ exitCode: 0, reason: 'SIGTERM', errors: [] });
+    expect(h.exits).toEqual([0]);
+    expect(order).toEqual(['deregister', 'stopConsumers', 'onClose(listening=false)']);
+    expect(s.state).toBe('done');
+    expect(
+      h.logs.filter((l) => l.startsWith('info')).map((l) => l.replace(/\d+ ms/g, 'N ms')),
+    ).toEqual([
+      'info @koa-mesh/health: shutdown: SIGTERM received, readiness fails from now on',
+      'info @koa-mesh/health: shutdown: beforeDrain hook #1',
+      'info @koa-mesh/health: shutdown: beforeDrain hook #2',
+      'info @koa-mesh/health: shutdown: drain: serving N ms more',
+      'info @koa-mesh/health: shutdown: close: listener closed, 1 request(s) in flight',
+      'info @koa-mesh/health: shutdown: onClose hook "flush"',
+      expect.stringMatching(
+        /^info @koa-mesh\/health: shutdown: done in N ms \(beforeDrain \d+, drain \d+, close \d+, onClose \d+\), exit 0$/,
+      ),
+    ]);
+  });
+
+  it('shutdown() twice returns the same run; hooks run once', async () => {
+    const h = await listening(new Koa());
+    const hook = jest.fn();
+    const s = orchestrate(h, { drainDelayMs: 0, beforeDrain: hook });
+    const a = s.shutdown();
+    const b = s.shutdown('again');
+    expect(b).toBe(a);
+    expect((await a).reason).toBe('shutdown()');
+    expect(hook).toHaveBeenCalledTimes(1);
+    expect(h.exits).toEqual([0]);
+  });
+
+  it('a throwing hook does not stop the shutdown but exits 1 naming its step', async () => {
+    const h = await listening(new Koa());
+    const onClose = jest.fn();
+    const s = orchestrate(h, {
+      drainDelayMs: 0,
+      beforeDrain: function deregister() {
+        throw new Error('consul unreachable');
+      },
+      onClose,
+    });
+    const result = await s.shutdown();
+    expect(result.exitCode).toBe(1);
+    expect(result.errors.map((e) => [e.code, e.step, e.message])).toEqual([
+      [
+        'ERR_KOA_MESH_HEALTH_SHUTDOWN_HOOK',
+        'beforeDrain',
+        '@koa-mesh/health: graceful shutdown step "beforeDrain" hook "deregister" threw: consul unreachable',
+      ],
+    ]);
+    expect(onClose).toHaveBeenCalled();
+    expect(h.server.listening).toBe(false);
+    expect(h.exits).toEqual([1]);
+    expect(h.logs).toContain(
+      'error @koa-mesh/health: graceful shutdown step "beforeDrain" hook "deregister" threw: consul unreachable',
+    );
+  });
+
+  it('a hook that never settles is cut at hookTimeoutMs, exit 1 naming the step and the hook', async () => {
+    const h = await listening(new Koa());
+    const s = orchestrate(h, {
+      drainDelayMs: 0,
+      hookTimeoutMs: 30,
+      onClose: [
+        () => undefined,
+        function flushTraces() {
+          return new Promise(() => undefined);
+        },
+      ],
+    });
+    const result = await s.shutdown();
+    expect(result.exitCode).toBe(1);
+    expect(result.errors.map((e) => e.message)).toEqual([
+      '@koa-mesh/health: graceful shutdown step "onClose" exceeded its 30 ms deadline in hook "flushTraces"',
+    ]);
+  });
+
+  it('warns at construction when the steps can outlast terminationGracePeriodMs', async () => {
+    const h = await listening(new Koa());
+    orchestrate(h, {
+      drainDelayMs: 20_000,
+      timeoutMs: 15_000,
+      beforeDrain: () => undefined,
+    });
+    expect(h.logs).toEqual([
+      'warn @koa-mesh/health: shutdown: the steps may take up to 40000 ms (hooks, drainDelayMs 20000, timeoutMs 15000), more than terminationGracePeriodMs 30000: the orchestrator may kill the process first',
+    ]);
+    const quiet = await listening(new Koa());
+    orchestrate(quiet, { drainDelayMs: 5000, terminationGracePeriodMs: 60_000 });
+    expect(quiet.logs).toEqual([]);
+  });
+
+  it('installs signal handlers only when asked, and dispose() removes them', async () => {
+    const h = await listening(new Koa());
+    const before = process.listenerCount('SIGTERM');
+    const none = orchestrate(h, {});
+    expect(process.listenerCount('SIGTERM')).toBe(before);
+    none.dispose();
+    const s = gracefulShutdown(h.server, { logger: h.logger, exit: false });
+    expect(process.listenerCount('SIGTERM')).toBe(before + 1);
+    expect(process.listenerCount('SIGINT')).toBeGreaterThan(0);
+    s.dispose();
+    expect(process.listenerCount('SIGTERM')).toBe(before);
+  });
+
+  it('the middleware method wires its own health', async () => {
+    const probes = health({ initiallyReady: true });
+    cleanups.push(() => probes.close());
+    const koa = new Koa();
+    koa.use(probes);
+    const h = await listening(koa);
+    const s = probes.gracefulShutdown(h.server, {
+      signals: [],
+      drainDelayMs: 0,
+      logger: h.logger,
+      exit: false,
+    });
+    cleanups.push(() => s.dispose());
+    expect((await s.shutdown()).exitCode).toBe(0);
+    expect(probes.shuttingDown).toBe(true);
+  });
+});
