@@ -4,6 +4,7 @@ export type {
   ArmOptions,
   CanaryRouterOptions,
   CookieOptions,
+  InProcessMiddleware,
   Matcher,
   ProxyOptions,
   ReleaseOutcome,

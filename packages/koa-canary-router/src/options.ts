@@ -36,10 +36,16 @@ export type Target =
   | URL
   | ReadonlyArray<string | URL>
   | Resolver
-  | Middleware
-  | ReadonlyArray<Middleware>
+  | InProcessMiddleware
+  | ReadonlyArray<InProcessMiddleware>
   | { readonly resolver: Resolver }
-  | { readonly middleware: Middleware | ReadonlyArray<Middleware> };
+  | { readonly middleware: InProcessMiddleware | ReadonlyArray<InProcessMiddleware> };
+
+/**
+ * Any Koa middleware (Koa 2 or 3 typings, `@koa/router`'s `routes()`, `compose()` output). Typed
+ * loosely so that each framework's own context type is accepted as it is.
+ */
+export type InProcessMiddleware = Middleware | ((ctx: never, next: never) => unknown);
 
 /** One version of the service. */
 export interface ArmOptions {

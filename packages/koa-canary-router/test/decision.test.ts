@@ -144,7 +144,9 @@ describe('stickiness', () => {
     for (const c of clients) {
       const res = await c.jar.get('/').set('X-Forwarded-For', c.ip);
       expect(res.body.canary.key).toBe('ip');
-      expect(res.headers['set-cookie']?.join(';')).toMatch(/koa_mesh_canary=/);
+      expect((res.headers['set-cookie'] as unknown as string[] | undefined)?.join(';')).toMatch(
+        /koa_mesh_canary=/,
+      );
       first.push(res.body.arm);
     }
     expect(first).toEqual(router.simulate(clients.map((c) => c.ip)));
@@ -205,7 +207,9 @@ describe('stickiness', () => {
       const res = await request(app.callback()).get('/').set('Cookie', `koa_mesh_canary=${value}`);
       expect(res.status).toBe(200);
       expect(res.body.canary.key).toBe('ip');
-      expect(res.headers['set-cookie']?.join(';')).toMatch(/koa_mesh_canary=[0-9a-z]+\.r1/);
+      expect((res.headers['set-cookie'] as unknown as string[] | undefined)?.join(';')).toMatch(
+        /koa_mesh_canary=[0-9a-z]+\.r1/,
+      );
     },
   );
 

@@ -4,7 +4,7 @@ import { createServer as createNetServer, type Socket } from 'node:net';
 import { bodyParser } from '@koa/bodyparser';
 import koaBodyParser from 'koa-bodyparser';
 import Koa2 from 'koa2';
-import { startApp, waitFor, type RunningServer } from '@koa-mesh/testkit';
+import { startApp, waitFor } from '@koa-mesh/testkit';
 import { canaryRouter, type CanaryRouterOptions, type ReleaseOutcome } from '../src/index.js';
 import { upstreamError } from '../src/proxy.js';
 import { appWith, sha256, upstream } from './helpers.js';

@@ -1,0 +1,41 @@
+import * as api from '../src/index.js';
+
+describe('public surface', () => {
+  it('exports exactly these runtime names', () => {
+    expect(Object.keys(api).sort()).toEqual([
+      'BodyConsumedError',
+      'CanaryRouterError',
+      'ConnectTimeoutError',
+      'ERROR_CODES',
+      'NoTargetError',
+      'UpstreamTimeoutError',
+      'UpstreamUnreachableError',
+      'bucketOf',
+      'canaryRouter',
+      'isCanaryRouterError',
+    ]);
+  });
+
+  it('returns a named middleware with its control surface', () => {
+    const router = api.canaryRouter({ arms: { stable: { target: 'http://127.0.0.1:9' } } });
+    expect(router.name).toBe('canaryRouterMiddleware');
+    for (const m of ['setWeights', 'weights', 'simulate', 'stats', 'on', 'off', 'close'] as const) {
+      expect(typeof router[m]).toBe('function');
+    }
+    expect(router.rollout).toBe('default');
+    return router.close();
+  });
+
+  it('identifies its errors by code', () => {
+    const err = new api.UpstreamTimeoutError();
+    expect(err).toMatchObject({
+      status: 504,
+      expose: true,
+      code: 'ERR_KOA_MESH_CANARY_UPSTREAM_TIMEOUT',
+    });
+    expect(api.isCanaryRouterError(err)).toBe(true);
+    expect(api.isCanaryRouterError({ code: 'ERR_KOA_MESH_CANARY_NO_TARGET' })).toBe(true);
+    expect(api.isCanaryRouterError(new Error('x'))).toBe(false);
+    expect(api.isCanaryRouterError(null)).toBe(false);
+  });
+});
