@@ -217,6 +217,9 @@ export function normalizeOptions(options: DiscoveryOptions = {}): NormalizedOpti
     registry = r as Registry;
     ownsRegistry = false;
   } else if (options.consul !== undefined) {
+    if (options.consul !== true && !isPlainObject(options.consul)) {
+      throw optionError('consul', 'an object of ConsulRegistry options or true', options.consul);
+    }
     registry = new ConsulRegistry(
       options.consul === true ? { random, now } : { random, now, ...options.consul },
     );

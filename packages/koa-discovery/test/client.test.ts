@@ -93,7 +93,7 @@ describe('fetch through ctx.state.discovery', () => {
     const mw = discovery({ services: { orders: [a.url] }, env: false });
     mids.push(mw);
     const app = new Koa2();
-    app.use(mw as unknown as Koa2.Middleware);
+    app.use(mw);
     app.use(async (ctx) => {
       const res = await (ctx.state.discovery as DiscoveryMiddleware['client']).fetch('orders', '/');
       ctx.body = await res.body.json();

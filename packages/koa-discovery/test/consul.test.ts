@@ -45,6 +45,10 @@ describeWith(['consul'], 'with a real Consul agent', () => {
     consul = await startConsul();
   });
 
+  afterAll(async () => {
+    if (!consul.external) await consul.stop();
+  });
+
   afterEach(async () => {
     for (const fn of cleanup.splice(0).reverse()) await fn();
   });
