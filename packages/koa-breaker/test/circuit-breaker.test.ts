@@ -282,7 +282,7 @@ describe('CircuitBreaker', () => {
             const ac = new AbortController();
             pending.push(
               cb
-                .execute(
+                .execute<unknown>(
                   (signal) => {
                     if (call.kind === 'ok') return Promise.resolve(1);
                     if (call.kind === 'fail') return Promise.reject(new Error('x'));

@@ -1,0 +1,183 @@
+// Every validation message: thrown once, at construction, naming the package and the option.
+import { breaker, CircuitBreaker, retry, RetryBudget } from '../src/index.js';
+
+const P = '@koa-mesh/breaker: expected';
+
+const cases: Array<[string, Record<string, unknown>, string]> = [
+  [
+    'options',
+    'nope' as unknown as Record<string, unknown>,
+    `${P} \`options\` to be an object, got "nope"`,
+  ],
+  ['name', { name: '' }, `${P} \`name\` to be a non-empty string, got ""`],
+  [
+    'failureThreshold',
+    { failureThreshold: -1 },
+    `${P} \`failureThreshold\` to be a positive integer, got -1`,
+  ],
+  [
+    'failureThreshold (float)',
+    { failureThreshold: 1.5 },
+    `${P} \`failureThreshold\` to be a positive integer, got 1.5`,
+  ],
+  ['failureRate', { failureRate: 0.5 }, `${P} \`failureRate\` to be an object, got 0.5`],
+  [
+    'failureRate.threshold',
+    { failureRate: { threshold: 0 } },
+    `${P} \`failureRate.threshold\` to be a number above 0 and at most 1, got 0`,
+  ],
+  [
+    'failureRate.windowMs',
+    { failureRate: { threshold: 0.5, windowMs: -5 } },
+    `${P} \`failureRate.windowMs\` to be a positive finite number of milliseconds, got -5`,
+  ],
+  [
+    'failureRate.minimumCalls',
+    { failureRate: { threshold: 0.5, minimumCalls: 0 } },
+    `${P} \`failureRate.minimumCalls\` to be a positive integer, got 0`,
+  ],
+  [
+    'slowCall.durationMs',
+    { slowCall: { rateThreshold: 0.5 } },
+    `${P} \`slowCall.durationMs\` to be a positive finite number of milliseconds, got undefined`,
+  ],
+  [
+    'slowCall.rateThreshold',
+    { slowCall: { durationMs: 100, rateThreshold: 2 } },
+    `${P} \`slowCall.rateThreshold\` to be a number above 0 and at most 1, got 2`,
+  ],
+  [
+    'openMs',
+    { openMs: 0 },
+    `${P} \`openMs\` to be a positive finite number of milliseconds, got 0`,
+  ],
+  [
+    'maxOpenMs',
+    { openMs: 1000, maxOpenMs: 10 },
+    `${P} \`maxOpenMs\` to be a number of milliseconds >= openMs (1000), got 10`,
+  ],
+  ['openBackoff', { openBackoff: 0.5 }, `${P} \`openBackoff\` to be a finite number >= 1, got 0.5`],
+  [
+    'openJitter',
+    { openJitter: 1 },
+    `${P} \`openJitter\` to be a number from 0 to less than 1, got 1`,
+  ],
+  [
+    'openJitter (range)',
+    { openJitter: -0.1 },
+    `${P} \`openJitter\` to be a number from 0 to 1, got -0.1`,
+  ],
+  ['halfOpen', { halfOpen: [] }, `${P} \`halfOpen\` to be an object, got an array`],
+  [
+    'halfOpen.probes',
+    { halfOpen: { probes: 0 } },
+    `${P} \`halfOpen.probes\` to be a positive integer, got 0`,
+  ],
+  [
+    'halfOpen.successThreshold',
+    { halfOpen: { probes: 2, successThreshold: 3 } },
+    `${P} \`halfOpen.successThreshold\` to be a positive integer <= halfOpen.probes (2), got 3`,
+  ],
+  [
+    'halfOpen.maxConcurrent',
+    { halfOpen: { maxConcurrent: -2 } },
+    `${P} \`halfOpen.maxConcurrent\` to be a positive integer, got -2`,
+  ],
+  [
+    'timeoutMs',
+    { timeoutMs: 'soon' },
+    `${P} \`timeoutMs\` to be a positive finite number of milliseconds, got "soon"`,
+  ],
+  ['maxConcurrent', { maxConcurrent: 0 }, `${P} \`maxConcurrent\` to be a positive integer, got 0`],
+  [
+    'maxQueue',
+    { maxConcurrent: 1, maxQueue: -1 },
+    `${P} \`maxQueue\` to be a non-negative integer, got -1`,
+  ],
+  [
+    'maxQueue without maxConcurrent',
+    { maxQueue: 5 },
+    `${P} \`maxQueue\` to be 0 when \`maxConcurrent\` is not set, got 5`,
+  ],
+  [
+    'queueTimeoutMs',
+    { queueTimeoutMs: -1 },
+    `${P} \`queueTimeoutMs\` to be a positive finite number of milliseconds, got -1`,
+  ],
+  [
+    'respectRetryAfter',
+    { respectRetryAfter: 'yes' },
+    `${P} \`respectRetryAfter\` to be a boolean, got "yes"`,
+  ],
+  [
+    'maxRetryAfterMs',
+    { maxRetryAfterMs: Infinity },
+    `${P} \`maxRetryAfterMs\` to be a positive finite number of milliseconds, got Infinity`,
+  ],
+  ['openHealth', { openHealth: 'pass' }, `${P} \`openHealth\` to be "warn" or "fail", got "pass"`],
+  ['clock', { clock: 5 }, `${P} \`clock\` to be a function, got 5`],
+  ['random', { random: {} }, `${P} \`random\` to be a function, got an object`],
+];
+
+describe('options validation', () => {
+  it.each(cases)('%s', (_label, options, message) => {
+    expect(() => breaker(options)).toThrow(new TypeError(message));
+    expect(() => new CircuitBreaker(options)).toThrow(new TypeError(message));
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['key', { key: 'path' }, `${P} \`key\` to be a function, got "path"`],
+    ['maxKeys', { maxKeys: 0 }, `${P} \`maxKeys\` to be a positive integer, got 0`],
+    [
+      'idleMs',
+      { idleMs: -1 },
+      `${P} \`idleMs\` to be a positive finite number of milliseconds, got -1`,
+    ],
+    ['isFailure', { isFailure: true }, `${P} \`isFailure\` to be a function, got true`],
+    ['fallback', { fallback: 'x' }, `${P} \`fallback\` to be a function, got "x"`],
+  ])('middleware-only %s', (_label, options, message) => {
+    expect(() => breaker(options)).toThrow(new TypeError(message));
+  });
+
+  it('accepts the documented off-switches', () => {
+    expect(() =>
+      breaker({
+        failureThreshold: false,
+        timeoutMs: false,
+        queueTimeoutMs: false,
+        maxConcurrent: Infinity,
+      }),
+    ).not.toThrow();
+    expect(breaker({ failureThreshold: false }).get()).toMatchObject({ state: 'closed' });
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['retries', { retries: -1 }, `${P} \`retries\` to be a non-negative integer, got -1`],
+    [
+      'baseMs',
+      { baseMs: 0 },
+      `${P} \`baseMs\` to be a positive finite number of milliseconds, got 0`,
+    ],
+    ['method', { method: 5 }, `${P} \`method\` to be a string, got 5`],
+    ['signal', { signal: {} }, `${P} \`signal\` to be an AbortSignal, got an object`],
+    ['shouldRetry', { shouldRetry: 1 }, `${P} \`shouldRetry\` to be a function, got 1`],
+  ])('retry %s', async (_label, options, message) => {
+    await expect(retry(async () => 1, options)).rejects.toThrow(new TypeError(message));
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['ratio', { ratio: -1 }, `${P} \`ratio\` to be a finite number >= 0, got -1`],
+    [
+      'minRetriesPerSecond',
+      { minRetriesPerSecond: NaN },
+      `${P} \`minRetriesPerSecond\` to be a finite number >= 0, got NaN`,
+    ],
+    [
+      'windowMs',
+      { windowMs: 0 },
+      `${P} \`windowMs\` to be a positive finite number of milliseconds, got 0`,
+    ],
+  ])('RetryBudget %s', (_label, options, message) => {
+    expect(() => new RetryBudget(options)).toThrow(new TypeError(message));
+  });
+});
