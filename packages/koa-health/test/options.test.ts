@@ -15,7 +15,7 @@ import {
 const bad = (options: unknown) => () => health(options as HealthOptions);
 
 describe('health() options', () => {
-  it.each([
+  it.each<[string, unknown, string]>([
     ['a non-object', 42, 'expected `options` to be an object, got 42'],
     [
       'a relative path',
@@ -69,7 +69,7 @@ describe('health() options', () => {
     expect(bad(options)).toThrow(new TypeError(`@koa-mesh/health: ${message}`));
   });
 
-  it.each([
+  it.each<[string, unknown, string]>([
     [
       'a check that is not a function or spec',
       { db: 'redis' },
@@ -145,7 +145,7 @@ describe('health() options', () => {
 });
 
 describe('built-in check options', () => {
-  it.each([
+  it.each<[string, unknown, string]>([
     [
       'redisCheck without ping',
       () => redisCheck({} as never),
@@ -241,7 +241,7 @@ describe('gracefulShutdown() options', () => {
     );
   });
 
-  it.each([
+  it.each<[string, unknown, string]>([
     [
       'health without beginShutdown',
       { health: {} },
