@@ -1,0 +1,61 @@
+import {
+  extractTraceContext,
+  formatTraceparent,
+  injectTraceHeaders,
+  parseBaggage,
+  parseTraceparent,
+  parseTracestate,
+  type PropagationFormat,
+} from '@koa-mesh/tracing';
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { defineMicro } from '../lib/scenario.js';
+
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+const TRACESTATE = 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7,vendor@tenant=opaque-value-1';
+const BAGGAGE = 'userId=alice,serverNode=DF%2028,isProduction=false';
+const get = (c: Record<string, string>, name: string): string | undefined => c[name];
+
+export default defineMicro([
+  {
+    name: 'tracing: parseTraceparent (valid)',
+    setup: () => () => parseTraceparent(TRACEPARENT),
+    iterations: 1_000_000,
+  },
+  {
+    name: 'tracing: parseTraceparent (invalid, uppercase)',
+    setup: () => () => parseTraceparent(TRACEPARENT.toUpperCase()),
+    iterations: 1_000_000,
+  },
+  {
+    name: 'tracing: parseTracestate (3 members)',
+    setup: () => () => parseTracestate(TRACESTATE),
+  },
+  {
+    name: 'tracing: parseBaggage (3 members)',
+    setup: () => () => parseBaggage(BAGGAGE),
+  },
+  {
+    name: 'tracing: extract, W3C first then B3 and Jaeger (only uber-trace-id present)',
+    setup() {
+      const formats: PropagationFormat[] = ['tracecontext', 'b3', 'jaeger'];
+      const carrier = { 'uber-trace-id': '4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1' };
+      return () => extractTraceContext(carrier, get, formats);
+    },
+  },
+  {
+    name: 'tracing: formatTraceparent',
+    setup: () => () => formatTraceparent('4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7', 1),
+    iterations: 1_000_000,
+  },
+  {
+    name: 'tracing: injectTraceHeaders (traceparent, no baggage)',
+    setup() {
+      const context = trace.setSpanContext(ROOT_CONTEXT, {
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        spanId: '00f067aa0ba902b7',
+        traceFlags: 1,
+      });
+      return () => injectTraceHeaders({}, { context });
+    },
+  },
+]);

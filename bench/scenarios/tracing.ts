@@ -1,0 +1,127 @@
+import type * as httpModule from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type KoaClass from 'koa';
+import type { Middleware } from 'koa';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
+import { closeServer, defineScenarios, listen } from '../lib/scenario.js';
+
+/**
+ * @koa-mesh/tracing against bare Koa and against OpenTelemetry's auto-instrumentation, on the app
+ * koa.ts serves (one handler, small JSON). Every request carries a sampled `traceparent`, as an
+ * internal call would. Each scenario runs in its own process, so SDK registration and
+ * monkey-patching never leak between them.
+ */
+type HttpModule = typeof httpModule;
+
+const HEADERS = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+
+const handler: Middleware = (ctx) => {
+  ctx.body = { id: 1, name: 'ada' };
+};
+
+/** A span exporter that drops everything: the cost measured is recording, not exporting. */
+function noopExporter(counter: { spans: number }): SpanExporter {
+  return {
+    export(spans, done) {
+      counter.spans += spans.length;
+      done({ code: 0 });
+    },
+    shutdown: () => Promise.resolve(),
+  };
+}
+
+/** Registers an SDK as a service would: NodeTracerProvider + BatchSpanProcessor. */
+async function startSdk(counter: { spans: number }) {
+  const { BatchSpanProcessor, NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
+  const provider = new NodeTracerProvider({
+    spanProcessors: [new BatchSpanProcessor(noopExporter(counter))],
+  });
+  provider.register();
+  return provider;
+}
+
+/** Shuts the SDK down; with BENCH_DEBUG set, says how many spans were recorded (a sanity check). */
+function stopSdk(
+  name: string,
+  provider: { shutdown(): Promise<void> },
+  counter: { spans: number },
+) {
+  return async () => {
+    await provider.shutdown();
+    if (process.env.BENCH_DEBUG) console.error(`${name}: ${counter.spans} spans recorded`);
+  };
+}
+
+async function serve(server: Server, close?: () => Promise<void>) {
+  const url = await listen(server);
+  return {
+    url: `${url}/users/1`,
+    async close() {
+      await closeServer(server);
+      await close?.();
+    },
+  };
+}
+
+export default defineScenarios([
+  {
+    name: 'tracing',
+    description: 'tracing() with no SDK registered: continue + propagate context, ids on ctx.state',
+    headers: HEADERS,
+    async start() {
+      const { default: Koa } = await import('koa');
+      const { tracing } = await import('@koa-mesh/tracing');
+      const app = new Koa();
+      app.use(tracing());
+      app.use(handler);
+      return serve(createServer(app.callback()));
+    },
+  },
+  {
+    name: 'tracing:sdk',
+    description:
+      'tracing() with the OTel SDK recording every request (BatchSpanProcessor, no-op exporter)',
+    headers: HEADERS,
+    compareTo: ['tracing:otel-instrumentation'],
+    async start() {
+      const counter = { spans: 0 };
+      const provider = await startSdk(counter);
+      const { default: Koa } = await import('koa');
+      const { tracing } = await import('@koa-mesh/tracing');
+      const app = new Koa();
+      app.use(tracing());
+      app.use(handler);
+      return serve(createServer(app.callback()), stopSdk('tracing:sdk', provider, counter));
+    },
+  },
+  {
+    name: 'tracing:otel-instrumentation',
+    description:
+      '@opentelemetry/instrumentation-http + instrumentation-koa, same SDK, same app, no tracing()',
+    headers: HEADERS,
+    compareTo: ['tracing:sdk'],
+    async start() {
+      const counter = { spans: 0 };
+      const provider = await startSdk(counter);
+      const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
+      const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
+      const { KoaInstrumentation } = await import('@opentelemetry/instrumentation-koa');
+      registerInstrumentations({
+        tracerProvider: provider,
+        instrumentations: [new HttpInstrumentation(), new KoaInstrumentation()],
+      });
+      // The instrumentations patch on require(); load http and Koa after registering, through
+      // require, as an auto-instrumented CommonJS service does.
+      const require = createRequire(import.meta.url);
+      const http = require('node:http') as HttpModule;
+      const Koa = require('koa') as typeof KoaClass;
+      const app = new Koa();
+      app.use(handler);
+      return serve(
+        http.createServer(app.callback()),
+        stopSdk('tracing:otel-instrumentation', provider, counter),
+      );
+    },
+  },
+]);
