@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
-/** How the users service is configured; every field comes from one environment variable. */
-export interface UsersConfig {
+/** What both services read the same way. */
+export interface CommonConfig {
   env: 'development' | 'production' | 'test';
   serviceName: string;
   host: string;
@@ -10,13 +10,27 @@ export interface UsersConfig {
   /** The address other services and Consul reach this instance at. */
   advertiseHost: string;
   logLevel: LogLevel;
+  /** Consul agent; when set, discovery uses Consul and the service registers itself. */
+  consulAddr: string | undefined;
+  /** Interval of the HTTP check Consul runs on `/ready`. */
+  consulCheckIntervalMs: number;
+  /** Interval of the background health checks behind `/ready`. */
+  healthCheckIntervalMs: number;
+  /** Serve `/metrics` on this port instead of the service's own. */
+  metricsPort: number | undefined;
+  /** OTLP/HTTP traces URL; when set, spans are recorded and exported. */
+  otlpEndpoint: string | undefined;
+  shutdown: { drainDelayMs: number; timeoutMs: number };
+}
+
+/** How the users service is configured; every field comes from one environment variable. */
+export interface UsersConfig extends CommonConfig {
   /** Koa's `app.proxy`: trust `X-Forwarded-*` from this many proxies in front (0 = none). */
   trustProxyHops: number;
   jwt: JwtConfig;
   rateLimit: RateLimitConfig;
   redisUrl: string | undefined;
   redisCommandTimeoutMs: number;
-  consulAddr: string | undefined;
   /**
    * Orders instances per version for the static registry (the embedded default, used when
    * CONSUL_HTTP_ADDR is not set).
@@ -26,7 +40,6 @@ export interface UsersConfig {
   orders: OrdersCallConfig;
   /** Seed the demo accounts (alice, tess the tester, ada the admin). */
   seedUsers: boolean;
-  shutdown: { drainDelayMs: number; timeoutMs: number };
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -68,20 +81,12 @@ export interface OrdersCallConfig {
 }
 
 /** The orders companion service's configuration. */
-export interface OrdersConfig {
-  env: 'development' | 'production' | 'test';
-  serviceName: string;
+export interface OrdersConfig extends CommonConfig {
   version: string;
-  host: string;
-  port: number;
-  advertiseHost: string;
-  logLevel: LogLevel;
   /** Added latency per request, in ms. */
   delayMs: number;
   /** Share of requests (0..1) answered with a 500. */
   failureRate: number;
-  consulAddr: string | undefined;
-  shutdown: { drainDelayMs: number; timeoutMs: number };
 }
 
 /** Thrown by the loaders with one line per bad variable. */
@@ -233,13 +238,18 @@ class Reader {
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/** OTEL_EXPORTER_OTLP_ENDPOINT is a base URL; the traces signal lives under /v1/traces. */
+function otlpBase(url: string | undefined): string | undefined {
+  return url === undefined ? undefined : `${url.replace(/\/+$/, '')}/v1/traces`;
+}
 const HEADER = /^[a-z0-9-]{1,64}$/i;
 
 function environment(r: Reader): UsersConfig['env'] {
   return r.oneOf('NODE_ENV', ['development', 'production', 'test'] as const, 'development');
 }
 
-function common(r: Reader, defaultName: string, defaultPort: number) {
+function common(r: Reader, defaultName: string, defaultPort: number): CommonConfig {
   const env = environment(r);
   const host = r.string('HOST', '127.0.0.1', /^[0-9a-z.:-]+$/i, 'a host name or IP address');
   return {
@@ -255,6 +265,13 @@ function common(r: Reader, defaultName: string, defaultPort: number) {
     ),
     logLevel: r.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     consulAddr: r.url('CONSUL_HTTP_ADDR', ['http:', 'https:']),
+    consulCheckIntervalMs: r.integer('CONSUL_CHECK_INTERVAL_MS', 10_000, 1000, 600_000),
+    healthCheckIntervalMs: r.integer('HEALTH_CHECK_INTERVAL_MS', 5000, 100, 600_000),
+    metricsPort:
+      r.raw('METRICS_PORT') === undefined ? undefined : r.integer('METRICS_PORT', 0, 1, 65535),
+    otlpEndpoint:
+      r.url('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', ['http:', 'https:']) ??
+      otlpBase(r.url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:'])),
     shutdown: {
       drainDelayMs: r.integer(
         'SHUTDOWN_DRAIN_DELAY_MS',
@@ -339,8 +356,8 @@ export function loadUsersConfig(env: Env = process.env): UsersConfig {
       rollout: r.string(
         'CANARY_ROLLOUT',
         'orders-v2',
-        /^[\w.-]{1,64}$/,
-        'letters, digits, ".", "_" or "-"',
+        /^[\w:-]{1,64}$/,
+        'letters, digits, "_", ":" or "-"',
       ),
       weight: r.number('CANARY_WEIGHT', 20, 0, 100),
       overrideHeader: r

@@ -1,10 +1,8 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { ConfigError, loadOrdersConfig } from './config.js';
+import { ConfigError, loadOrdersConfig, type OrdersConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { createOrdersApp } from './orders/service.js';
+import { createOrdersService } from './orders/orders-service.js';
 
-let config;
+let config: OrdersConfig;
 try {
   config = loadOrdersConfig();
 } catch (err) {
@@ -18,19 +16,10 @@ const logger = createLogger(config.logLevel, {
   service: config.serviceName,
   version: config.version,
 });
-const app = createOrdersApp({ config, logger });
-const server = createServer(app.callback());
-await new Promise<void>((resolve, reject) => {
-  server.once('error', reject);
-  server.listen(config.port, config.host, () => resolve());
+const service = await createOrdersService(config, logger);
+const url = await service.start({ ownProcess: true });
+logger.info(`orders ${config.version} listening on ${url}`, {
+  url,
+  delayMs: config.delayMs,
+  failureRate: config.failureRate,
 });
-const { port } = server.address() as AddressInfo;
-const url = `http://${config.host}:${port}`;
-logger.info(`orders ${config.version} listening on ${url}`, { url });
-
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-  });
-}

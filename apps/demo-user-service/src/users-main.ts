@@ -1,8 +1,8 @@
-import { ConfigError, loadUsersConfig } from './config.js';
+import { ConfigError, loadUsersConfig, type UsersConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { createUsersService } from './users-service.js';
 
-let config;
+let config: UsersConfig;
 try {
   config = loadUsersConfig();
 } catch (err) {
@@ -19,21 +19,11 @@ if (config.jwt.secretGenerated) {
   );
 }
 const service = await createUsersService(config, logger);
-const url = await service.start();
-logger.info(`users service listening on ${url}`, { url });
-
-let signalled = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (signalled) return;
-    signalled = true;
-    logger.info('shutting down', { signal });
-    service.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error('shutdown failed', { err });
-        process.exit(1);
-      },
-    );
-  });
-}
+// SIGTERM/SIGINT run @koa-mesh/health's graceful shutdown, which exits the process.
+const url = await service.start({ ownProcess: true });
+logger.info(`users service listening on ${url}`, {
+  url,
+  discovery: config.consulAddr ? `consul ${config.consulAddr}` : 'static',
+  rateLimitStore: config.redisUrl ? 'redis' : 'memory',
+  tracing: config.otlpEndpoint ? `otlp ${config.otlpEndpoint}` : 'propagation only',
+});

@@ -1,25 +1,42 @@
-import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { bodyParser } from '@koa/bodyparser';
+import type { CircuitBreaker } from '@koa-mesh/breaker';
+import { canaryRouter, type CanaryRouter } from '@koa-mesh/canary-router';
+import type { DiscoveryMiddleware } from '@koa-mesh/discovery';
+import {
+  consulCheck,
+  eventLoopDelayCheck,
+  health,
+  redisCheck,
+  type HealthCheckInput,
+  type HealthMiddleware,
+} from '@koa-mesh/health';
+import { metrics, type MetricsMiddleware } from '@koa-mesh/metrics';
+import { tracing } from '@koa-mesh/tracing';
 import type { Redis } from 'ioredis';
-import Koa, { type Context, type Next } from 'koa';
+import Koa from 'koa';
+import { Counter } from 'prom-client';
 import { authenticate } from './auth/middleware.js';
 import { createTokenService } from './auth/jwt.js';
 import { hashPassword } from './auth/password.js';
 import type { UsersConfig } from './config.js';
 import { problemHandler } from './http/problem.js';
 import type { Logger } from './logger.js';
+import { createDiscovery } from './mesh/discovery.js';
+import { serve, type Served } from './mesh/server.js';
+import { startTracingSdk, type StartedSdk } from './mesh/tracing-sdk.js';
 import { ordersArm, type UpstreamOrders } from './orders/gateway.js';
-import { getOrders } from './orders/http-call.js';
 import { Lru } from './orders/lru.js';
+import { meshOrdersCall, ordersBreakers } from './orders/upstream.js';
 import { createRateLimiter, type RateLimiter } from './rate-limit/limiter.js';
 import { createRedis } from './rate-limit/redis.js';
 import type { Role } from './users/model.js';
 import { InMemoryUserRepository, type UserRepository } from './users/repository.js';
 import { apiRouter } from './users/routes.js';
 
-/** The demo accounts seeded in development (documented in the README). */
+/** The users service's own version, registered in Consul and shown by the health probes. */
+export const USERS_VERSION = '1.0.0';
+
+/** The demo accounts seeded outside production (documented in the README). */
 export const DEMO_USERS: ReadonlyArray<{
   email: string;
   name: string;
@@ -41,13 +58,24 @@ export const DEMO_USERS: ReadonlyArray<{
   },
 ];
 
+/** Paths that are not traced (probes, scrapes): they would drown the traces that matter. */
+const UNTRACED = ['/health', '/ready', '/startup', '/metrics'];
+
 export interface UsersService {
   readonly app: Koa;
   readonly users: UserRepository;
   readonly limiter: RateLimiter;
-  /** Listens on the configured host and port; resolves with the base URL. */
-  start(): Promise<string>;
-  /** Stops everything this service started (server, Redis, background work). Idempotent. */
+  readonly health: HealthMiddleware;
+  readonly metrics: MetricsMiddleware;
+  readonly discovery: DiscoveryMiddleware;
+  readonly canary: CanaryRouter;
+  readonly breakers: Readonly<Record<string, CircuitBreaker>>;
+  /**
+   * Listens, marks the service ready, then registers it (Consul) — in that order, so that Consul's
+   * first check can pass. Resolves with the base URL.
+   */
+  start(options?: { ownProcess?: boolean }): Promise<string>;
+  /** Graceful shutdown (deregister, drain, close, free clients); also frees an unstarted service. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -56,6 +84,7 @@ export async function createUsersService(
   config: UsersConfig,
   logger: Logger,
 ): Promise<UsersService> {
+  const sdk: StartedSdk | undefined = await startTracingSdk(config, USERS_VERSION, logger);
   const tokens = createTokenService(config.jwt);
   const users = new InMemoryUserRepository();
   if (config.seedUsers) {
@@ -69,16 +98,42 @@ export async function createUsersService(
     }
   }
 
+  // 1. tracing: request id, trace ids and the server span, for everything below.
+  const tracingMw = tracing({ ignore: UNTRACED });
+  // 2. metrics: RED metrics per route template, labelled with the orders version the canary chose.
+  const metricsMw = metrics({
+    labels: { version: (ctx) => ctx.state.version },
+    ...(config.metricsPort !== undefined
+      ? { listen: { port: config.metricsPort, host: config.host } }
+      : {}),
+  });
+  const storeErrors = new Counter({
+    name: 'ratelimit_store_errors_total',
+    help: 'Rate-limit store (Redis) failures; each request affected followed the fail policy.',
+    labelNames: ['policy'],
+    registers: [metricsMw.registry],
+  });
+  const limitedTotal = new Counter({
+    name: 'ratelimit_limited_total',
+    help: 'Requests refused with 429 by the rate limiter.',
+    registers: [metricsMw.registry],
+  });
+  const fallbackTotal = new Counter({
+    name: 'orders_fallback_total',
+    help: 'Degraded orders answers (breaker open or orders service failing), by version and source.',
+    labelNames: ['version', 'source'],
+    registers: [metricsMw.registry],
+  });
+
+  // 4. rate limiter (Redis when configured, fail-open by default).
   let redis: Redis | undefined;
   if (config.redisUrl) {
     redis = createRedis(config.redisUrl, config.redisCommandTimeoutMs, logger);
     try {
       await redis.connect();
     } catch (err) {
-      // Not fatal: the limiter fails open and /ready says warn until Redis is back.
-      logger.warn('redis not reachable at start; rate limiting fails open until it is', {
-        err: err as Error,
-      });
+      // Not fatal: the limiter follows its fail policy and /ready says warn until Redis is back.
+      logger.warn('redis not reachable at start', { err: err as Error });
     }
   }
   const limiter = createRateLimiter({
@@ -88,76 +143,155 @@ export async function createUsersService(
     ...(redis ? { redis } : {}),
     id: (ctx) => (ctx.state.user ? `user:${ctx.state.user.id}` : `ip:${ctx.ip}`),
     logger,
+    onStoreError: () => storeErrors.inc({ policy: config.rateLimit.failPolicy }),
+    onLimited: () => limitedTotal.inc(),
   });
 
+  // 6-8. discovery of the orders service, a breaker per version, the canary between versions.
+  const discoveryMw = createDiscovery(config, {
+    version: USERS_VERSION,
+    watch: [config.orders.serviceName],
+    staticServices: {
+      [config.orders.serviceName]: [
+        ...config.staticOrders.v1.map((url) => ({ url, meta: { version: 'v1' } })),
+        ...config.staticOrders.v2.map((url) => ({ url, meta: { version: 'v2' } })),
+      ],
+    },
+  });
+  const breakers = ordersBreakers(config.orders, ['v1', 'v2']);
+  const call = meshOrdersCall(config.orders, breakers);
   const cache = new Lru<string, UpstreamOrders>(10_000);
-  const call = async (ctx: Context, version: string, userId: string) => {
-    const base = version === 'v2' ? config.staticOrders.v2[0]! : config.staticOrders.v1[0]!;
-    const traceparent = ctx.get('traceparent');
-    return getOrders(
-      base,
-      userId,
-      traceparent ? { traceparent } : {},
-      AbortSignal.timeout(config.orders.timeoutMs),
-    );
+  const onFallback = (version: string, source: string): void =>
+    fallbackTotal.inc({ version, source });
+  const header = config.canary.overrideHeader;
+  const canary = canaryRouter({
+    rollout: config.canary.rollout,
+    arms: {
+      stable: {
+        version: 'v1',
+        target: { middleware: ordersArm({ version: 'v1', call, cache, logger, onFallback }) },
+      },
+      canary: {
+        version: 'v2',
+        weight: config.canary.weight,
+        target: { middleware: ordersArm({ version: 'v2', call, cache, logger, onFallback }) },
+      },
+    },
+    // Internal testers (the `tester` role in their verified JWT) may pick an arm; anyone else's
+    // header is ignored, so the public cannot opt into unreleased code.
+    rules: [
+      { header, value: 'canary', arm: 'canary', trusted: true },
+      { header, value: 'stable', arm: 'stable', trusted: true },
+    ],
+    trust: (ctx) => ctx.state.user?.roles.includes('tester') === true,
+    stickiness: { key: (ctx) => ctx.state.user?.id, cookie: false },
+  });
+
+  // 3. health: probes from cached checks; dependencies are non-critical (warn, still serving).
+  const checks: Record<string, HealthCheckInput> = {
+    'event-loop': eventLoopDelayCheck(),
+    ratelimit: { check: limiter, critical: false, intervalMs: config.healthCheckIntervalMs },
+    // The middleware is a function, which koa-health would call as a check function: hand it
+    // the object form.
+    discovery: {
+      check: { healthCheck: () => discoveryMw.healthCheck() },
+      critical: false,
+      intervalMs: config.healthCheckIntervalMs,
+    },
   };
+  for (const [version, breaker] of Object.entries(breakers)) {
+    checks[`orders-${version}-breaker`] = {
+      check: breaker,
+      critical: false,
+      intervalMs: config.healthCheckIntervalMs,
+    };
+  }
+  if (redis) {
+    checks.redis = redisCheck(redis, {
+      critical: false,
+      intervalMs: config.healthCheckIntervalMs,
+      timeoutMs: 1000,
+    });
+  }
+  if (config.consulAddr) {
+    checks.consul = consulCheck({
+      url: config.consulAddr,
+      critical: false,
+      intervalMs: config.healthCheckIntervalMs,
+    });
+  }
+  const healthMw = health({
+    checks,
+    version: USERS_VERSION,
+    description: 'koa-mesh demo users service',
+    // Check names and outputs help in development; production callers see the status alone.
+    details: () => config.env !== 'production',
+  });
 
   const app = new Koa({ proxy: config.trustProxyHops > 0, maxIpsCount: config.trustProxyHops });
   app.on('error', (err: unknown) => logger.error('unhandled error', { err }));
-
-  app.use(async function assignRequestId(ctx: Context, next: Next) {
-    ctx.state.requestId ??= randomUUID();
-    await next();
-  });
+  app.use(tracingMw);
+  app.use(metricsMw);
   app.use(problemHandler(logger));
-  app.use(async function probes(ctx: Context, next: Next) {
-    if (ctx.path === '/health') {
-      ctx.body = { status: 'pass' };
-      return;
-    }
-    if (ctx.path === '/ready') {
-      const rl = await limiter.healthCheck();
-      ctx.type = 'application/health+json';
-      ctx.body = { status: rl.status, checks: { 'ratelimit:store': [rl] } };
-      return;
-    }
-    await next();
-  });
+  app.use(healthMw);
+  app.use(discoveryMw);
   app.use(authenticate(tokens));
   app.use(limiter.middleware);
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' }));
-  const router = apiRouter({
-    users,
-    tokens,
-    orders: ordersArm({ version: 'v1', call, cache, logger }),
-  });
+  const router = apiRouter({ users, tokens, orders: canary });
   app.use(router.routes());
   app.use(router.allowedMethods());
 
-  let server: Server | undefined;
+  const onClose = [
+    async function closeRedis() {
+      if (redis) await redis.quit().catch(() => redis?.disconnect());
+    },
+    async function closeClients() {
+      await Promise.all([metricsMw.close(), canary.close()]);
+    },
+    async function flushTraces() {
+      await sdk?.shutdown();
+    },
+  ];
+  let served: Served | undefined;
   let stopping: Promise<void> | undefined;
   return {
     app,
     users,
     limiter,
-    async start() {
-      server = createServer(app.callback());
-      await new Promise<void>((resolve, reject) => {
-        server!.once('error', reject);
-        server!.listen(config.port, config.host, () => resolve());
+    health: healthMw,
+    metrics: metricsMw,
+    discovery: discoveryMw,
+    canary,
+    breakers,
+    async start({ ownProcess = false } = {}) {
+      served = await serve({
+        app,
+        config,
+        health: healthMw,
+        logger,
+        beforeDrain: [
+          async function deregister() {
+            await discoveryMw.stop();
+          },
+        ],
+        onClose,
+        ownProcess,
       });
-      const { port } = server.address() as AddressInfo;
-      return `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+      healthMw.markReady();
+      await discoveryMw.start({ port: served.port, address: config.advertiseHost });
+      return served.url;
     },
     stop() {
       stopping ??= (async () => {
-        if (server) {
-          await new Promise<void>((resolve) => {
-            server!.close(() => resolve());
-            server!.closeIdleConnections();
-          });
+        if (served) {
+          await served.shutdown.shutdown('stop');
+          served.shutdown.dispose();
+          return;
         }
-        if (redis) redis.disconnect();
+        await discoveryMw.stop();
+        for (const hook of onClose) await hook();
+        healthMw.close();
       })();
       return stopping;
     },

@@ -1,7 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { ALICE, login, makeService } from './helpers.js';
+import { ALICE, login, makeService, stopServices } from './helpers.js';
+
+afterAll(stopServices);
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-hs256';
 const ISS = 'koa-mesh-demo';

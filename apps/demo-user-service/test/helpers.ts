@@ -7,10 +7,28 @@ export const ALICE = { email: 'alice@example.com', password: 'alice-password-1' 
 export const TESS = { email: 'tess@example.com', password: 'tess-password-1' };
 export const ADA = { email: 'ada@example.com', password: 'ada-password-1' };
 
-/** A users service built from `env` (plus test defaults), not listening: use `service.app.callback()`. */
+const made: UsersService[] = [];
+
+/**
+ * A users service built from `env` (plus test defaults), not listening: use
+ * `service.app.callback()`. Marked ready, as `start()` would. Free it with `stopServices()`.
+ */
 export async function makeService(env: Record<string, string> = {}): Promise<UsersService> {
-  const config = loadUsersConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env });
-  return createUsersService(config, createLogger('silent'));
+  const config = loadUsersConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    HEALTH_CHECK_INTERVAL_MS: '200',
+    ...env,
+  });
+  const service = await createUsersService(config, createLogger('silent'));
+  service.health.markReady();
+  made.push(service);
+  return service;
+}
+
+/** Stops every service `makeService` built (their check loops, clients and pools). */
+export async function stopServices(): Promise<void> {
+  await Promise.all(made.splice(0).map((s) => s.stop()));
 }
 
 export interface Session {

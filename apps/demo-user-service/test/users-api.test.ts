@@ -1,5 +1,7 @@
 import request from 'supertest';
-import { ADA, ALICE, login, makeService, type Session } from './helpers.js';
+import { ADA, ALICE, login, makeService, stopServices, type Session } from './helpers.js';
+
+afterAll(stopServices);
 
 describe('users API', () => {
   let callback: ReturnType<Awaited<ReturnType<typeof makeService>>['app']['callback']>;

@@ -34,6 +34,8 @@ export interface OrdersArmOptions {
   call: OrdersCall;
   cache: Lru<string, UpstreamOrders>;
   logger: Logger;
+  /** Called for every degraded answer, e.g. to count it in a metric. */
+  onFallback?: (version: string, source: 'cache' | 'empty') => void;
 }
 
 /**
@@ -41,7 +43,13 @@ export interface OrdersArmOptions {
  * the last good answer per user, and answers from it (or with an empty list), marked as degraded,
  * when the call fails or the breaker is open. A fallback is a 200: the user's page still renders.
  */
-export function ordersArm({ version, call, cache, logger }: OrdersArmOptions): Middleware {
+export function ordersArm({
+  version,
+  call,
+  cache,
+  logger,
+  onFallback,
+}: OrdersArmOptions): Middleware {
   return async function ordersArmHandler(ctx: Context, _next: Next): Promise<void> {
     const userId = ctx.params.id as string;
     let answer: OrdersAnswer;
@@ -73,6 +81,7 @@ export function ordersArm({ version, call, cache, logger }: OrdersArmOptions): M
         reason,
       };
       ctx.set('X-Degraded', 'orders');
+      onFallback?.(version, answer.source as 'cache' | 'empty');
     }
     ctx.set('Cache-Control', 'private, no-store');
     ctx.body = answer;

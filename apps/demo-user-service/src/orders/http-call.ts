@@ -1,4 +1,3 @@
-import { request, type Dispatcher } from 'undici';
 import { HttpError } from '../http/errors.js';
 import type { UpstreamOrders } from './gateway.js';
 
@@ -33,26 +32,4 @@ export function parseUpstreamOrders(body: unknown): UpstreamOrders {
     orders: b.orders,
     ...(typeof b.traceId === 'string' ? { traceId: b.traceId } : {}),
   };
-}
-
-/** GETs `/orders/:userId` from `base` with undici, bounded by `signal`. */
-export async function getOrders(
-  base: string | URL,
-  userId: string,
-  headers: Record<string, string>,
-  signal: AbortSignal,
-  dispatcher?: Dispatcher,
-): Promise<UpstreamOrders> {
-  const url = new URL(`/orders/${encodeURIComponent(userId)}`, base);
-  const res = await request(url, {
-    method: 'GET',
-    headers: { accept: 'application/json', ...headers },
-    signal,
-    ...(dispatcher ? { dispatcher } : {}),
-  });
-  if (res.statusCode !== 200) {
-    await res.body.dump();
-    throw new OrdersUpstreamError(`orders service answered ${res.statusCode}`, res.statusCode);
-  }
-  return parseUpstreamOrders(await res.body.json());
 }

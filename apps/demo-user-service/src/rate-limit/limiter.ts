@@ -23,6 +23,10 @@ export interface RateLimiterOptions {
   /** How long after a store error /ready keeps saying warn. @default 10_000 */
   warnForMs?: number;
   now?: () => number;
+  /** Called once per store failure, e.g. to count it in a metric. A throw is reported, not raised. */
+  onStoreError?: (err: unknown) => void;
+  /** Called once per 429. */
+  onLimited?: () => void;
 }
 
 export interface RateLimiterStats {
@@ -41,8 +45,6 @@ export interface RateLimiter {
   stats(): RateLimiterStats;
   /** `warn` while the store is unreachable or failed recently; never `fail` (the service still answers). */
   healthCheck(): Promise<HealthCheckResult>;
-  /** Called once per store failure, e.g. to count it in a metric. */
-  onStoreError?: (err: unknown) => void;
 }
 
 /** koa-ratelimit's memory driver sends a fractional `X-RateLimit-Reset`; clients expect whole seconds. */
@@ -91,7 +93,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         lastErrorAt = now();
         lastError = err;
         try {
-          limiter.onStoreError?.(err);
+          options.onStoreError?.(err);
         } catch (hookErr) {
           ctx.app.emit('error', hookErr, ctx);
         }
@@ -115,6 +117,11 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       }
       if (!downstream && ctx.status === 429) {
         stats.limited += 1;
+        try {
+          options.onLimited?.();
+        } catch (hookErr) {
+          ctx.app.emit('error', hookErr, ctx);
+        }
         const reset = Math.ceil(Number(ctx.response.get('X-RateLimit-Reset')));
         const retryAfter = Number.isFinite(reset)
           ? Math.max(1, Math.ceil(reset - now() / 1000))
