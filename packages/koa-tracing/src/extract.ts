@@ -22,8 +22,8 @@ export const PROPAGATION_FORMATS: readonly PropagationFormat[] = Object.freeze([
 export interface ExtractedContext extends ParsedTraceContext {
   /** The format that supplied it. */
   format: PropagationFormat;
-  /** A valid W3C `tracestate`, when the format is `tracecontext` and one was sent. */
-  traceState?: W3CTraceState;
+  /** A valid, non-empty W3C `tracestate`, when the format is `tracecontext` and one was sent. */
+  traceState: W3CTraceState | undefined;
 }
 
 /** Reads one header (lowercase name) from a carrier; several values come joined with `,`. */
@@ -55,9 +55,13 @@ export function extractTraceContext<C>(
       found = parseTraceparent(get(carrier, 'traceparent'));
       if (found) {
         const traceState = parseTracestate(get(carrier, 'tracestate'));
-        return traceState && traceState.size > 0
-          ? { ...found, format, traceState }
-          : { ...found, format };
+        return {
+          traceId: found.traceId,
+          spanId: found.spanId,
+          traceFlags: found.traceFlags,
+          format,
+          traceState: traceState && traceState.size > 0 ? traceState : undefined,
+        };
       }
       continue;
     }
@@ -75,7 +79,15 @@ export function extractTraceContext<C>(
     } else if (format === 'jaeger') {
       found = parseUberTraceId(get(carrier, 'uber-trace-id'));
     }
-    if (found) return { ...found, format };
+    if (found) {
+      return {
+        traceId: found.traceId,
+        spanId: found.spanId,
+        traceFlags: found.traceFlags,
+        format,
+        traceState: undefined,
+      };
+    }
   }
   return undefined;
 }

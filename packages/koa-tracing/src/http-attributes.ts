@@ -47,16 +47,30 @@ export function spanName(method: string, route: string | undefined): string {
   return route === undefined ? m : `${m} ${route}`;
 }
 
-function portOf(ctx: KoaContext): number | undefined {
-  const host = ctx.host;
-  const colon = host.lastIndexOf(':');
-  if (colon > host.lastIndexOf(']') && colon >= 0) {
-    const port = Number(host.slice(colon + 1));
-    if (Number.isInteger(port) && port > 0 && port < 65536) return port;
-    return undefined;
+/**
+ * Splits a Host header into name and port without Koa's getters (which build a URL for IPv6).
+ * `[::1]:8080` gives `::1` and 8080; a missing port gives the scheme's default.
+ */
+export function splitHost(
+  host: string,
+  scheme: string,
+): { address: string; port: number | undefined } {
+  let address = host;
+  let portText: string | undefined;
+  if (host.charCodeAt(0) === 91 /* [ */) {
+    const close = host.indexOf(']');
+    address = close > 0 ? host.slice(1, close) : host;
+    if (close > 0 && host.charCodeAt(close + 1) === 58 /* : */) portText = host.slice(close + 2);
+  } else {
+    const colon = host.indexOf(':');
+    if (colon >= 0) {
+      address = host.slice(0, colon);
+      portText = host.slice(colon + 1);
+    }
   }
-  if (host !== '') return ctx.protocol === 'https' ? 443 : 80;
-  return ctx.req.socket?.localPort;
+  if (portText === undefined) return { address, port: scheme === 'https' ? 443 : 80 };
+  const port = Number(portText);
+  return { address, port: Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined };
 }
 
 /** The attributes known when the request arrives (given to the sampler). */
@@ -68,10 +82,16 @@ export function requestAttributes(ctx: KoaContext, method: string): Attributes {
     [ATTR.protocolVersion]: ctx.req.httpVersion,
   };
   if (method === '_OTHER') attributes[ATTR.methodOriginal] = ctx.method;
-  const hostname = ctx.hostname;
-  if (hostname) attributes[ATTR.serverAddress] = hostname;
-  const port = portOf(ctx);
-  if (port !== undefined) attributes[ATTR.serverPort] = port;
+  // ctx.host honours X-Forwarded-Host only when app.proxy is set, as semconv wants.
+  const host = ctx.app.proxy ? ctx.host : ctx.req.headers.host;
+  if (host) {
+    const { address, port } = splitHost(host, attributes[ATTR.scheme] as string);
+    if (address) attributes[ATTR.serverAddress] = address;
+    if (port !== undefined) attributes[ATTR.serverPort] = port;
+  } else {
+    const port = ctx.req.socket?.localPort;
+    if (port !== undefined) attributes[ATTR.serverPort] = port;
+  }
   const client = ctx.ip;
   if (client) attributes[ATTR.clientAddress] = client;
   const ua = ctx.req.headers['user-agent'];

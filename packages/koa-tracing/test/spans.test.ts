@@ -165,6 +165,27 @@ describe('attributes and ids', () => {
     }
   });
 
+  it('reads server.address from X-Forwarded-Host only behind a trusted proxy', async () => {
+    for (const proxy of [false, true]) {
+      exporter.reset();
+      const app = traced();
+      app.proxy = proxy;
+      app.use((ctx) => void (ctx.body = 'ok'));
+      await request(app.callback())
+        .get('/')
+        .set('host', 'internal:3000')
+        .set('x-forwarded-host', 'api.example.com')
+        .set('x-forwarded-proto', 'https')
+        .expect(200);
+      const [span] = await serverSpans();
+      expect(span!.attributes).toMatchObject(
+        proxy
+          ? { 'server.address': 'api.example.com', 'server.port': 443, 'url.scheme': 'https' }
+          : { 'server.address': 'internal', 'server.port': 3000, 'url.scheme': 'http' },
+      );
+    }
+  });
+
   it('puts the recorded span ids on ctx.state and continues the inbound trace', async () => {
     const app = traced();
     let state: Record<string, unknown> = {};
