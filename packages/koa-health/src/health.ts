@@ -65,11 +65,21 @@ const KIND_INDEX: Record<ProbeKind, number> = { liveness: 0, readiness: 1, start
  */
 export function health(options: HealthOptions = {}): HealthMiddleware {
   const o = normalizeOptions(options);
-  const routes = new Map<string, ProbeKind>([
-    [o.paths.liveness, 'liveness'],
-    [o.paths.readiness, 'readiness'],
-    [o.paths.startup, 'startup'],
-  ]);
+  // Matched on the raw URL without slicing off the query: the pass-through of ordinary requests
+  // allocates nothing.
+  const routePaths = [o.paths.liveness, o.paths.readiness, o.paths.startup];
+  const routeKinds: ProbeKind[] = ['liveness', 'readiness', 'startup'];
+  const probeOf = (url: string): ProbeKind | undefined => {
+    for (let i = 0; i < 3; i++) {
+      const path = routePaths[i]!;
+      if (
+        url.startsWith(path) &&
+        (url.length === path.length || url.charCodeAt(path.length) === 63) // '?'
+      )
+        return routeKinds[i];
+    }
+    return undefined;
+  };
   const runners = new Map<string, CheckRunner>();
   const byKind: Record<ProbeKind, CheckRunner[]> = { liveness: [], readiness: [], startup: [] };
   const service = {
@@ -192,9 +202,7 @@ export function health(options: HealthOptions = {}): HealthMiddleware {
   };
 
   function healthProbeMiddleware(ctx: Context, next: Next): Promise<unknown> | unknown {
-    const url = ctx.url;
-    const q = url.indexOf('?');
-    const kind = routes.get(q === -1 ? url : url.slice(0, q));
+    const kind = probeOf(ctx.url);
     if (kind === undefined) return next();
     const method = ctx.method;
     if (method !== 'GET' && method !== 'HEAD') {
