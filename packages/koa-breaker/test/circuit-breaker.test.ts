@@ -120,6 +120,24 @@ describe('CircuitBreaker', () => {
     await expect(cb.execute(async () => 'x')).resolves.toBe('x');
   });
 
+  it('regression: an overhanging slow success does not close a half-open breaker (through execute)', async () => {
+    const c = clock();
+    const cb = new CircuitBreaker({ failureThreshold: 1, openMs: 100, openJitter: 0, clock: c.fn });
+    const slow = deferred<string>();
+    const overhanging = cb.execute(() => slow.promise); // starts while closed
+    await cb.execute(boom).catch(() => undefined); // trips
+    c.now = 100;
+    const probe = deferred<string>();
+    const probing = cb.execute(() => probe.promise); // half-open, the one probe
+    slow.resolve('late success');
+    await expect(overhanging).resolves.toBe('late success');
+    expect(cb.state).toBe('halfOpen');
+    expect(cb.stats().totals.stale).toBe(1);
+    probe.resolve('probe ok');
+    await probing;
+    expect(cb.state).toBe('closed');
+  });
+
   it('a caller abort rejects with its reason, aborts fn and counts neither success nor failure', async () => {
     const cb = new CircuitBreaker({ failureThreshold: 1 });
     const ac = new AbortController();

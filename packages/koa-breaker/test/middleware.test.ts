@@ -189,7 +189,7 @@ describe('breaker() middleware', () => {
     expect(res.body).toEqual({ isSignal: true, aborted: false });
   });
 
-  it('the bulkhead queues, then rejects with 503 problem+json; its rejections never open the breaker', async () => {
+  it('regression: a burst against a small bulkhead queues, then rejects with 503 problem+json, and never opens the breaker', async () => {
     const app = new Koa();
     const mw = breaker({ maxConcurrent: 1, maxQueue: 1, failureThreshold: 1 });
     const gate = deferred();
@@ -220,6 +220,27 @@ describe('breaker() middleware', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('regression: a timed-out request keeps its bulkhead slot until its handler really ends', async () => {
+    const app = new Koa();
+    const mw = breaker({ timeoutMs: 20, maxConcurrent: 1, failureThreshold: false });
+    const gate = deferred();
+    let finished = 0;
+    app.use(mw);
+    app.use(async (ctx) => {
+      await gate.promise; // ignores ctx.state.signal
+      finished++;
+      ctx.body = 'late';
+    });
+    const agent = supertest(app.callback());
+    await agent.get('/').expect(504);
+    const res = await agent.get('/').expect(503);
+    expect(res.body.code).toBe('ERR_KOA_MESH_BULKHEAD_REJECTED');
+    expect(mw.get()!.inFlight).toBe(1);
+    gate.resolve();
+    await waitFor(() => finished === 1 && mw.get()!.inFlight === 0);
+    await agent.get('/').expect(200);
   });
 
   it('a client that disconnects counts as neither success nor failure', async () => {
