@@ -92,7 +92,7 @@ export function health(options: HealthOptions = {}): HealthMiddleware {
   const onCheckChange = o.onCheckChange;
 
   // Every change of what a probe could answer bumps the generation; rendered bodies are cached
-  // per (probe, details) and rebuilt only when it moved, so a probe costs a Map lookup and a copy.
+  // per (probe, details) and rebuilt only when it moved, so a probe costs a path match and an array read.
   let generation = 0;
   const rendered: Array<Rendered | undefined> = new Array(6);
   let readySignalled = o.initiallyReady;
@@ -108,15 +108,14 @@ export function health(options: HealthOptions = {}): HealthMiddleware {
     byKind.startup.every((r) => r.status === 'pass' || r.status === 'warn');
 
   const updateStarted = (): void => {
-    if (started) return;
-    const passed = startupChecksPassed();
-    if (!passed) return;
-    // With startup checks, their passing says "ready"; without, only markReady() does.
-    if (byKind.startup.length > 0 && notReadyReason === undefined) {
-      readySignalled = true;
-      ready = true;
+    if (started || !startupChecksPassed()) return;
+    if (byKind.startup.length > 0) {
+      // Startup checks passing say "started" and, unless markNotReady() said otherwise, "ready".
+      if (notReadyReason === undefined) ready = true;
+    } else if (!readySignalled) {
+      // Without startup checks, only markReady() (or initiallyReady) says so.
+      return;
     }
-    if (!readySignalled) return;
     started = true;
     // Startup is latched: its checks have nothing more to say.
     for (const r of byKind.startup) r.stop();
@@ -161,8 +160,10 @@ export function health(options: HealthOptions = {}): HealthMiddleware {
       : 'starting: markReady() has not been called yet';
 
   const report = (kind: ProbeKind): HealthReport => {
-    const checks = kind === 'startup' && started ? [] : snapshots(kind);
-    return detailedReport(verdict(checks, blockedReason(kind)), snapshots(kind), service);
+    const checks = snapshots(kind);
+    // Once started, the startup probe passes whatever its (stopped) checks last said.
+    const judged = kind === 'startup' && started ? [] : checks;
+    return detailedReport(verdict(judged, blockedReason(kind)), checks, service);
   };
 
   const render = (kind: ProbeKind, details: boolean): Rendered => {

@@ -152,6 +152,21 @@ describe('startup and readiness', () => {
     expect(migrations.mock.calls.length).toBe(calls);
   });
 
+  it('startup still completes when markNotReady() was called before the startup checks passed', async () => {
+    const { app, probes } = appWith({
+      details: () => true,
+      checks: { warmup: { check: () => undefined, kind: 'startup', ...slowCheck } },
+    });
+    probes.markNotReady('cache warming');
+    await probes.refresh();
+    // Started (the kubelet must not restart it), but not ready until markReady().
+    await request(app.callback()).get('/startup').expect(200);
+    const res = await request(app.callback()).get('/ready').expect(503);
+    expect(JSON.parse(res.text)).toMatchObject({ output: 'not ready: cache warming' });
+    probes.markReady();
+    await request(app.callback()).get('/ready').expect(200);
+  });
+
   it('readiness fails for good on beginShutdown() while liveness and startup still pass', async () => {
     const { app, probes } = appWith({ details: () => true, initiallyReady: true });
     probes.beginShutdown();
