@@ -6,6 +6,7 @@
  * format (the registry prints `exemplar` only in OpenMetrics). Recording never goes through
  * prom-client's label hashing, which is what makes hand-written middlewares slow.
  */
+import type { Stats } from './recorder.js';
 import type { HistogramCell, RequestSeries, RequestTable } from './request-table.js';
 
 /** One sample as prom-client's `get()` returns it. */
@@ -166,4 +167,79 @@ export class ReadValue extends Family {
   reset(): void {
     this.onReset();
   }
+}
+
+/** Every family the middleware registers, names prefixed with `prefix`. */
+export function requestFamilies(
+  prefix: string,
+  table: RequestTable,
+  stats: Stats,
+  sizes: boolean,
+): RegistrableMetric[] {
+  const families: RegistrableMetric[] = [
+    new RequestCounter(
+      `${prefix}http_requests_total`,
+      'HTTP requests served, by method, route template and status code.',
+      table,
+    ),
+    new DurationHistogram(
+      `${prefix}http_request_duration_seconds`,
+      'Time from receiving an HTTP request to the end of its response, in seconds.',
+      table,
+    ),
+    new ReadValue(
+      `${prefix}http_requests_in_flight`,
+      'HTTP requests being served now.',
+      'gauge',
+      () => stats.inFlight,
+    ),
+    new ReadValue(
+      `${prefix}koa_mesh_metrics_series`,
+      'Label sets held by the HTTP request metrics (the overflow series not included).',
+      'gauge',
+      () => table.size,
+    ),
+    new ReadValue(
+      `${prefix}koa_mesh_metrics_series_limit`,
+      'Label sets the HTTP request metrics may hold before new ones go to the overflow series.',
+      'gauge',
+      () => table.maxSeries,
+    ),
+    new ReadValue(
+      `${prefix}koa_mesh_metrics_overflow_total`,
+      'Requests recorded in the overflow series because the label set cap was reached.',
+      'counter',
+      () => table.overflows,
+    ),
+    new ReadValue(
+      `${prefix}koa_mesh_metrics_label_errors_total`,
+      'Label functions that threw (their label recorded as __error__).',
+      'counter',
+      () => stats.labelErrors,
+      () => (stats.labelErrors = 0),
+    ),
+    new ReadValue(
+      `${prefix}koa_mesh_metrics_scrape_errors_total`,
+      'Metrics left out of a scrape because collecting them failed.',
+      'counter',
+      () => stats.scrapeErrors,
+      () => (stats.scrapeErrors = 0),
+    ),
+  ];
+  if (sizes)
+    families.push(
+      new SizeHistogram(
+        `${prefix}http_request_size_bytes`,
+        'HTTP request body sizes from Content-Length, in bytes.',
+        table,
+        (s) => s.requestSize,
+      ),
+      new SizeHistogram(
+        `${prefix}http_response_size_bytes`,
+        'HTTP response body sizes from Content-Length, in bytes.',
+        table,
+        (s) => s.responseSize,
+      ),
+    );
+  return families;
 }

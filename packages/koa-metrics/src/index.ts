@@ -1,4 +1,5 @@
-export { metrics, ABORTED, LABEL_ERROR, OTHER_METHOD, UNMATCHED } from './metrics.js';
+export { metrics } from './metrics.js';
+export { ABORTED, LABEL_ERROR, OTHER_METHOD, UNMATCHED } from './recorder.js';
 export type { HealthCheckResult, MetricsMiddleware } from './metrics.js';
 export {
   DEFAULT_BUCKETS,

@@ -7,51 +7,14 @@ import {
   type RegistryContentType,
 } from 'prom-client';
 import { runtimeMetrics } from './default-metrics.js';
-import { MetricsError } from './errors.js';
-import {
-  OPENMETRICS_CONTENT_TYPE,
-  TEXT_CONTENT_TYPE,
-  type ExpositionFormat,
-} from './exposition.js';
-import {
-  DurationHistogram,
-  ReadValue,
-  RequestCounter,
-  SizeHistogram,
-  type RegistrableMetric,
-} from './families.js';
+import { createEndpoint } from './endpoint.js';
+import type { ExpositionFormat } from './exposition.js';
+import { requestFamilies } from './families.js';
 import { serveExposition, type ExpositionServer } from './listener.js';
-import { negotiateFormat } from './negotiate.js';
 import { normalizeOptions, type MetricsContext, type MetricsOptions } from './options.js';
-import { RequestTable, type RequestSeries } from './request-table.js';
+import { createRecorder, type Stats } from './recorder.js';
+import { RequestTable } from './request-table.js';
 import { scrape } from './scrape.js';
-
-/** Route label of requests no router matched. */
-export const UNMATCHED = '__unmatched__';
-/** Label value recorded when a label function throws. */
-export const LABEL_ERROR = '__error__';
-/** `status_code` of a request whose client went away before the response was complete. */
-export const ABORTED = 'aborted';
-/** `method` label of a method outside the standard set (OpenTelemetry's convention). */
-export const OTHER_METHOD = '_OTHER';
-
-const METHODS = new Set([
-  'GET',
-  'HEAD',
-  'POST',
-  'PUT',
-  'DELETE',
-  'PATCH',
-  'OPTIONS',
-  'CONNECT',
-  'TRACE',
-]);
-const STATUS_LABELS: readonly string[] = Object.freeze(
-  Array.from({ length: 600 }, (_, i) => String(i)),
-);
-const TRACE_ID = /^[0-9a-f]{32}$/;
-const SPAN_ID = /^[0-9a-f]{16}$/;
-const SEP = '\u0001';
 
 /** The health check result shape shared by koa-mesh packages. */
 export interface HealthCheckResult {
@@ -87,16 +50,6 @@ interface Tagged {
   [key: symbol]: unknown;
 }
 
-function cut(value: string, max: number): string {
-  return value.length > max ? value.slice(0, max) : value;
-}
-
-function contentLength(raw: unknown): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = typeof raw === 'number' ? raw : Number(raw);
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
-}
-
 /**
  * Prometheus RED metrics for Koa: records every request (`http_requests_total`,
  * `http_request_duration_seconds`, `http_requests_in_flight`) labelled by method, route template
@@ -112,85 +65,15 @@ function contentLength(raw: unknown): number | undefined {
  */
 export function metrics(options?: MetricsOptions): MetricsMiddleware {
   const o = normalizeOptions(options);
-  const { registry, prefix, maxLabelValueLength: maxLen } = o;
-  const labelNames = ['method', 'route', 'status_code', ...o.labelNames];
-  const extraCount = o.labelFunctions.length;
+  const { registry } = o;
   const table = new RequestTable({
-    labelNames,
+    labelNames: ['method', 'route', 'status_code', ...o.labelNames],
     bounds: o.buckets,
     sizeBounds: o.sizes ? o.sizeBuckets : undefined,
     maxSeries: o.maxSeries,
   });
-  let inFlight = 0;
-  let labelErrors = 0;
-  let scrapeErrors = 0;
-
-  const families: RegistrableMetric[] = [
-    new RequestCounter(
-      `${prefix}http_requests_total`,
-      'HTTP requests served, by method, route template and status code.',
-      table,
-    ),
-    new DurationHistogram(
-      `${prefix}http_request_duration_seconds`,
-      'Time from receiving an HTTP request to the end of its response, in seconds.',
-      table,
-    ),
-    new ReadValue(
-      `${prefix}http_requests_in_flight`,
-      'HTTP requests being served now.',
-      'gauge',
-      () => inFlight,
-    ),
-    new ReadValue(
-      `${prefix}koa_mesh_metrics_series`,
-      'Label sets held by the HTTP request metrics (the overflow series not included).',
-      'gauge',
-      () => table.size,
-    ),
-    new ReadValue(
-      `${prefix}koa_mesh_metrics_series_limit`,
-      'Label sets the HTTP request metrics may hold before new ones go to the overflow series.',
-      'gauge',
-      () => table.maxSeries,
-    ),
-    new ReadValue(
-      `${prefix}koa_mesh_metrics_overflow_total`,
-      'Requests recorded in the overflow series because the label set cap was reached.',
-      'counter',
-      () => table.overflows,
-    ),
-    new ReadValue(
-      `${prefix}koa_mesh_metrics_label_errors_total`,
-      'Label functions that threw (their label recorded as __error__).',
-      'counter',
-      () => labelErrors,
-      () => (labelErrors = 0),
-    ),
-    new ReadValue(
-      `${prefix}koa_mesh_metrics_scrape_errors_total`,
-      'Metrics left out of a scrape because collecting them failed.',
-      'counter',
-      () => scrapeErrors,
-      () => (scrapeErrors = 0),
-    ),
-  ];
-  if (o.sizes) {
-    families.push(
-      new SizeHistogram(
-        `${prefix}http_request_size_bytes`,
-        'HTTP request body sizes from Content-Length, in bytes.',
-        table,
-        (s) => s.requestSize,
-      ),
-      new SizeHistogram(
-        `${prefix}http_response_size_bytes`,
-        'HTTP response body sizes from Content-Length, in bytes.',
-        table,
-        (s) => s.responseSize,
-      ),
-    );
-  }
+  const stats: Stats = { inFlight: 0, labelErrors: 0, scrapeErrors: 0 };
+  const families = requestFamilies(o.prefix, table, stats, o.sizes);
   const runtime = o.defaultMetrics === false ? [] : runtimeMetrics(o.defaultMetrics);
   for (const m of [...families, ...runtime]) {
     if (registry.getSingleMetric(m.name) !== undefined)
@@ -210,7 +93,7 @@ export function metrics(options?: MetricsOptions): MetricsMiddleware {
   async function expose(format: ExpositionFormat, emit: (err: unknown) => void): Promise<string> {
     const { text, failures } = await scrape(registry, format);
     for (const f of failures) {
-      scrapeErrors++;
+      stats.scrapeErrors++;
       const err = f.error instanceof Error ? f.error : new Error(String(f.error));
       err.message = `@koa-mesh/metrics: collecting ${f.name} failed: ${err.message}`;
       emit(err);
@@ -229,125 +112,21 @@ export function metrics(options?: MetricsOptions): MetricsMiddleware {
 
   const kCtx = Symbol('koa-mesh.metrics.ctx');
   const kStart = Symbol('koa-mesh.metrics.start');
-  const nowSeconds = (): number => Date.now() / 1000;
-
-  function labelValue(i: number, ctx: MetricsContext): string {
-    try {
-      const v = o.labelFunctions[i]!(ctx);
-      return v === undefined || v === null ? '' : cut(String(v), maxLen);
-    } catch (err) {
-      labelErrors++;
-      ctx.app?.emit?.('error', err, ctx);
-      return LABEL_ERROR;
-    }
-  }
-
-  function record(ctx: MetricsContext, start: number, res: ServerResponse): void {
-    const seconds = (performance.now() - start) / 1000;
-    const status = res.writableFinished
-      ? (STATUS_LABELS[res.statusCode] ?? String(res.statusCode))
-      : ABORTED;
-    const method = METHODS.has(ctx.method) ? (ctx.method as string) : OTHER_METHOD;
-    const matched: unknown = ctx._matchedRoute ?? ctx.routerPath;
-    const route =
-      matched === undefined || matched === null || matched === ''
-        ? UNMATCHED
-        : cut(typeof matched === 'string' ? matched : String(matched), maxLen);
-    let key = route + SEP + method + SEP + status;
-    let extras: string[] | undefined;
-    if (extraCount > 0) {
-      extras = new Array<string>(extraCount);
-      for (let i = 0; i < extraCount; i++) {
-        const v = labelValue(i, ctx);
-        extras[i] = v;
-        key += SEP + v;
-      }
-    }
-    const s: RequestSeries =
-      table.find(key) ??
-      table.add(key, extras ? [method, route, status, ...extras] : [method, route, status]);
-    let traceId: string | undefined;
-    let spanId: string | undefined;
-    if (o.exemplars) {
-      const state = ctx.state;
-      if (
-        state !== undefined &&
-        state.sampled === true &&
-        typeof state.traceId === 'string' &&
-        typeof state.spanId === 'string' &&
-        TRACE_ID.test(state.traceId) &&
-        SPAN_ID.test(state.spanId)
-      ) {
-        traceId = state.traceId;
-        spanId = state.spanId;
-      }
-    }
-    table.observe(s, seconds, traceId, spanId, nowSeconds);
-    if (o.sizes)
-      table.observeSizes(
-        s,
-        contentLength(ctx.request?.length),
-        contentLength(res.getHeader('content-length')),
-      );
-  }
+  const record = createRecorder(o, table, stats);
+  const serveMetrics = createEndpoint(o, expose);
 
   function onResponseClose(this: ServerResponse): void {
     const tagged = this as unknown as Tagged;
     const ctx = tagged[kCtx] as MetricsContext | undefined;
     if (ctx === undefined) return;
     tagged[kCtx] = undefined;
-    inFlight--;
+    stats.inFlight--;
     try {
       record(ctx, tagged[kStart] as number, this);
     } catch (err) {
       // Recording must never take the process down from an event handler.
       ctx.app?.emit?.('error', err, ctx);
     }
-  }
-
-  function answerProblem(ctx: MetricsContext, err: MetricsError): void {
-    ctx.status = err.status;
-    for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
-    ctx.set('Content-Type', 'application/problem+json');
-    ctx.body = JSON.stringify(err.toProblem(ctx.state?.requestId));
-  }
-
-  async function serveMetrics(ctx: MetricsContext): Promise<void> {
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      return answerProblem(
-        ctx,
-        new MetricsError(
-          'ERR_KOA_MESH_METRICS_METHOD_NOT_ALLOWED',
-          `${o.path} answers GET and HEAD only`,
-          {
-            Allow: 'GET, HEAD',
-          },
-        ),
-      );
-    }
-    if (o.authorize) {
-      let allowed = false;
-      try {
-        allowed = (await o.authorize(ctx)) === true;
-      } catch (err) {
-        ctx.app?.emit?.('error', err, ctx);
-      }
-      if (!allowed)
-        return answerProblem(
-          ctx,
-          new MetricsError('ERR_KOA_MESH_METRICS_FORBIDDEN', 'not allowed to read metrics'),
-        );
-    }
-    const format = negotiateFormat(ctx.get('accept') || undefined);
-    const text = await expose(format, (err) => ctx.app?.emit?.('error', err, ctx));
-    ctx.status = 200;
-    ctx.set(
-      'Content-Type',
-      format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
-    );
-    ctx.set('Cache-Control', 'no-store');
-    ctx.vary('Accept');
-    ctx.body = text;
   }
 
   const { ignorePaths, ignorePatterns, ignoreFunction } = o;
@@ -370,9 +149,11 @@ export function metrics(options?: MetricsOptions): MetricsMiddleware {
     if (servesInApp && path === o.path) return serveMetrics(ctx);
     if (ignored(ctx, path)) return next();
     const res = ctx.res as ServerResponse & Tagged;
+    // Already recording this response (the middleware mounted twice, e.g. in a sub-app).
+    if (res[kCtx] !== undefined) return next();
     res[kCtx] = ctx;
     res[kStart] = performance.now();
-    inFlight++;
+    stats.inFlight++;
     res.on('close', onResponseClose);
     return next();
   };
@@ -390,8 +171,8 @@ export function metrics(options?: MetricsOptions): MetricsMiddleware {
         series: table.size,
         maxSeries: table.maxSeries,
         overflows: table.overflows,
-        labelErrors,
-        scrapeErrors,
+        labelErrors: stats.labelErrors,
+        scrapeErrors: stats.scrapeErrors,
       };
       const base = {
         componentType: 'component',

@@ -225,6 +225,15 @@ describe('recording through a real Koa app with @koa/router', () => {
     );
   });
 
+  it('records a request once when the same middleware runs twice on it', async () => {
+    const { app, m } = buildApp();
+    app.middleware.splice(1, 0, m as never);
+    await request(app.callback()).get('/users/1').expect(200);
+    const p = await scrapeText(app);
+    expect(value(p, REQ, { route: '/users/:id' })).toBe(1);
+    expect(value(p, 'http_requests_in_flight')).toBe(0);
+  });
+
   it('keeps recording under Koa 2', async () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Koa2 = require('koa2') as typeof Koa;
