@@ -243,10 +243,25 @@ export function gracefulShutdown(
   };
 
   const shutdown = (reason = 'shutdown()'): Promise<ShutdownResult> => {
-    running ??= run(reason).then((result) => {
-      o.exit(result.exitCode);
-      return result;
-    });
+    running ??= run(reason)
+      .catch((err: unknown): ShutdownResult => {
+        // Only a throwing logger can get here; the process must still exit.
+        const step = state === 'idle' || state === 'done' ? 'beforeDrain' : state;
+        state = 'done';
+        const error = new ShutdownStepError(step, 'hook', `failed: ${message(err)}`, {
+          cause: err,
+        });
+        return {
+          exitCode: 1,
+          reason,
+          errors: [error],
+          durations: { beforeDrain: 0, drain: 0, close: 0, onClose: 0, total: 0 },
+        };
+      })
+      .then((result) => {
+        o.exit(result.exitCode);
+        return result;
+      });
     return running;
   };
 

@@ -264,3 +264,30 @@ describe('gracefulShutdown in-process', () => {
     expect(probes.shuttingDown).toBe(true);
   });
 });
+
+describe('gracefulShutdown with a broken logger', () => {
+  it('still exits, with 1 naming the step where the logger threw', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const exits: number[] = [];
+    const s = gracefulShutdown(server, {
+      signals: [],
+      drainDelayMs: 0,
+      exit: (code) => exits.push(code),
+      logger: {
+        info: (m) => {
+          if (m.includes('drain:')) throw new Error('log sink closed');
+        },
+        warn: () => undefined,
+        error: () => undefined,
+      },
+    });
+    const result = await s.shutdown();
+    s.dispose();
+    server.close();
+    expect(exits).toEqual([1]);
+    expect(result.errors.map((e) => e.message)).toEqual([
+      '@koa-mesh/health: graceful shutdown step "drain" failed: log sink closed',
+    ]);
+  });
+});
