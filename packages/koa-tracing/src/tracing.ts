@@ -1,12 +1,16 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import {
   context as otelContext,
   isSpanContextValid,
   SpanKind,
+  ProxyTracerProvider,
   SpanStatusCode,
   trace,
+  type Context as OtelContext,
   type Exception,
+  type Tracer,
+  type TracerProvider,
   type Span,
   type SpanContext,
   type SpanOptions,
@@ -82,7 +86,30 @@ function keepHeaders(err: unknown, res: ServerResponse, names: readonly string[]
  */
 export function tracing(options?: TracingOptions): Middleware {
   const o = normalizeOptions(options);
-  const tracer = (o.tracerProvider ?? trace.getTracerProvider()).getTracer(o.tracerName);
+  const fixedTracer = o.tracerProvider?.getTracer(o.tracerName);
+  // The global provider's delegate and its tracer, looked up again only when an SDK registers
+  // or unregisters; `undefined` while none is registered (the no-SDK fast path).
+  let seenDelegate: TracerProvider | undefined;
+  let globalTracer: Tracer | undefined;
+  const currentTracer = (): Tracer | undefined => {
+    if (fixedTracer !== undefined) return fixedTracer;
+    const global = trace.getTracerProvider();
+    const delegate = global instanceof ProxyTracerProvider ? global.getDelegate() : global;
+    if (delegate !== seenDelegate) {
+      seenDelegate = delegate;
+      globalTracer =
+        global instanceof ProxyTracerProvider
+          ? global.getDelegateTracer(o.tracerName)
+          : global.getTracer(o.tracerName);
+    }
+    return globalTracer;
+  };
+  const readBaggage = (headers: IncomingHttpHeaders, parent: OtelContext): OtelContext => {
+    const raw = getFromRecord(headers, 'baggage');
+    return raw === undefined
+      ? parent
+      : withBaggage(parent, parseBaggage(raw, o.baggage || undefined));
+  };
   const ids = createIdGenerator();
   const kSpan = Symbol('@koa-mesh/tracing span');
   const requestIdHeader = o.requestIdHeader;
@@ -189,33 +216,39 @@ export function tracing(options?: TracingOptions): Middleware {
       }
     }
     let parent = otelContext.active();
-    const method = normalizeMethod(ctx.method);
-    const spanOptions: SpanOptions = {
-      kind: SpanKind.SERVER,
-      attributes: { [ATTR.method]: method, [ATTR.path]: ctx.path },
-    };
-    if (inbound) {
-      const remote = toRemoteSpanContext(inbound);
-      if (restart) {
-        spanOptions.root = true;
-        spanOptions.links = [{ context: remote }];
-      } else {
-        parent = trace.setSpanContext(parent, remote);
-      }
-    }
-    if (o.baggage !== false) {
-      const raw = getFromRecord(headers, 'baggage');
-      if (raw !== undefined) parent = withBaggage(parent, parseBaggage(raw, o.baggage));
-    }
-
-    let span = tracer.startSpan(spanName(method, undefined), spanOptions, parent);
-    let sc = span.spanContext();
     const continued = inbound !== undefined && !restart;
-    if (
-      !span.isRecording() &&
-      (!isSpanContextValid(sc) || (continued && sc.spanId === inbound.spanId))
-    ) {
-      // No SDK: the api's no-op tracer hands back the parent's ids (or none). Mint this hop's own.
+    const method = normalizeMethod(ctx.method);
+    const tracer = currentTracer();
+    let span: Span | undefined;
+    if (tracer !== undefined) {
+      const spanOptions: SpanOptions = {
+        kind: SpanKind.SERVER,
+        attributes: { [ATTR.method]: method, [ATTR.path]: ctx.path },
+      };
+      if (inbound) {
+        const remote = toRemoteSpanContext(inbound);
+        if (restart) {
+          spanOptions.root = true;
+          spanOptions.links = [{ context: remote }];
+        } else {
+          parent = trace.setSpanContext(parent, remote);
+        }
+      }
+      if (o.baggage !== false) parent = readBaggage(headers, parent);
+      span = tracer.startSpan(spanName(method, undefined), spanOptions, parent);
+      const got = span.spanContext();
+      // A tracer that records nothing may hand back the parent's ids (or none): not this hop's.
+      if (
+        !span.isRecording() &&
+        (!isSpanContextValid(got) || (continued && got.spanId === inbound.spanId))
+      ) {
+        span = undefined;
+      }
+    } else if (o.baggage !== false) {
+      parent = readBaggage(headers, parent);
+    }
+    if (span === undefined) {
+      // No SDK: this hop's own ids, continuing the inbound trace unless restarted.
       const own: SpanContext = continued
         ? {
             traceId: inbound.traceId,
@@ -224,9 +257,9 @@ export function tracing(options?: TracingOptions): Middleware {
           }
         : { traceId: ids.traceId(), spanId: ids.spanId(), traceFlags: FLAG_RANDOM };
       if (continued && inbound.traceState) own.traceState = inbound.traceState;
-      sc = own;
       span = trace.wrapSpanContext(own);
     }
+    const sc = span.spanContext();
     state.traceId = sc.traceId;
     state.spanId = sc.spanId;
     state.sampled = (sc.traceFlags & FLAG_SAMPLED) === FLAG_SAMPLED;
