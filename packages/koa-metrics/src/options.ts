@@ -73,7 +73,7 @@ export interface MetricsOptions {
   /**
    * Requests not recorded: exact paths, regular expressions tested on `ctx.path`, or a predicate.
    * The exposition path is never recorded.
-   * @default ['/health', '/healthz', '/livez', '/readyz', '/health/live', '/health/ready', '/health/startup']
+   * @default ['/health', '/ready', '/startup', '/healthz', '/livez', '/readyz', '/health/live', '/health/ready', '/health/startup'] (@koa-mesh/health's and Kubernetes' usual probe paths)
    */
   ignore?: Array<string | RegExp> | ((ctx: MetricsContext) => boolean);
   /** Maximum label sets held by each request metric; later new sets go to one overflow series. @default 2000 */
@@ -117,6 +117,8 @@ export const DEFAULT_SIZE_BUCKETS: readonly number[] = Object.freeze([
 
 export const DEFAULT_IGNORE: readonly string[] = Object.freeze([
   '/health',
+  '/ready',
+  '/startup',
   '/healthz',
   '/livez',
   '/readyz',
