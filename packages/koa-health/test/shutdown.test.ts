@@ -161,6 +161,34 @@ describe('gracefulShutdown in-process', () => {
     ]);
   });
 
+  it('closes promptly after an error response, whose headers Koa resets (Connection: close lost)', async () => {
+    const koa = new Koa();
+    let fail = (): void => undefined;
+    let entered = false;
+    koa.use(async () => {
+      entered = true;
+      await new Promise<void>((resolve) => (fail = resolve));
+      throw new Error('handler failed');
+    });
+    koa.silent = true;
+    const h = await listening(koa);
+    h.server.keepAliveTimeout = 60_000;
+    const s = orchestrate(h, { drainDelayMs: 0, timeoutMs: 3000 });
+    const client = new Client(h.origin, { keepAliveTimeout: 60_000 });
+    cleanups.push(() => client.destroy());
+    const pending = client.request({ path: '/boom', method: 'GET' });
+    await waitFor(() => entered);
+    const result = s.shutdown();
+    await waitFor(() => s.state === 'close');
+    fail();
+    const res = await pending;
+    await res.body.text();
+    expect(res.statusCode).toBe(500);
+    expect(res.headers.connection).not.toBe('close');
+    // The keep-alive connection is closed once idle: the close step ends well before its deadline.
+    expect((await result).exitCode).toBe(0);
+  });
+
   it('shutdown() twice returns the same run; hooks run once', async () => {
     const h = await listening(new Koa());
     const hook = jest.fn();
