@@ -184,7 +184,8 @@ export async function createUsersService(
       { header, value: 'stable', arm: 'stable', trusted: true },
     ],
     trust: (ctx) => ctx.state.user?.roles.includes('tester') === true,
-    stickiness: { key: (ctx) => ctx.state.user?.id, cookie: false },
+    // Sticky by the verified user id; the answer varies with the bearer token that carries it.
+    stickiness: { key: (ctx) => ctx.state.user?.id, cookie: false, vary: ['authorization'] },
   });
 
   // 3. health: probes from cached checks; dependencies are non-critical (warn, still serving).

@@ -1,0 +1,99 @@
+import {
+  call,
+  itWith,
+  loginAs,
+  startOrders,
+  startUsers,
+  stopAll,
+  type Child,
+} from './e2e-helpers.js';
+import {
+  breakerFlow,
+  crudFlow,
+  expect429,
+  overrideFlow,
+  promtoolFlow,
+  sessions,
+  stickyVersion,
+  traceFlow,
+} from './flows.js';
+
+jest.setTimeout(90_000);
+
+/**
+ * The demo as `pnpm demo` runs it: three processes, no Consul (static registry), no Redis (memory
+ * rate limiting), no OTLP endpoint. Orders v2 fails every request, to show the breaker.
+ */
+describe('end to end with embedded defaults', () => {
+  let v1: Child | undefined;
+  let v2: Child | undefined;
+  let users: Child | undefined;
+  const RATE_LIMIT = 150;
+
+  beforeAll(async () => {
+    [v1, v2] = await Promise.all([
+      startOrders('v1'),
+      startOrders('v2', { ORDERS_FAILURE_RATE: '1' }),
+    ]);
+    users = await startUsers({
+      ORDERS_V1_URLS: v1.url,
+      ORDERS_V2_URLS: v2.url,
+      CANARY_WEIGHT: '50',
+      RATE_LIMIT_MAX: String(RATE_LIMIT),
+      ORDERS_BREAKER_FAILURES: '3',
+      ORDERS_BREAKER_OPEN_MS: '60000',
+    });
+  });
+  afterAll(() => stopAll([users, v1, v2]));
+
+  it('runs login → token → CRUD', () => crudFlow(users!.url));
+
+  it('keeps a user on one orders version across 50 calls', async () => {
+    const { alice } = await sessions(users!.url);
+    expect(['v1', 'v2']).toContain(await stickyVersion(users!.url, alice, 50));
+  });
+
+  it('honours the canary override header only from a trusted tester', () =>
+    overrideFlow(users!.url));
+
+  it('carries the caller’s trace to the orders service', () => traceFlow(users!.url));
+
+  it('answers 429 with Retry-After and rate-limit headers, per user', async () => {
+    const base = users!.url;
+    const { ada, alice } = await sessions(base);
+    const email = `limited-${Date.now()}@example.com`;
+    expect(
+      (
+        await call(base, '/api/users', {
+          method: 'POST',
+          token: ada.token,
+          body: { email, name: 'L', password: 'limited-password' },
+        })
+      ).status,
+    ).toBe(201);
+    const limited = await loginAs(base, email, 'limited-password');
+    for (let i = 0; i < RATE_LIMIT; i += 1) {
+      expect((await call(base, `/api/users/${limited.id}`, { token: limited.token })).status).toBe(
+        200,
+      );
+    }
+    expect429(await call(base, `/api/users/${limited.id}`, { token: limited.token }), RATE_LIMIT);
+    expect((await call(base, `/api/users/${alice.id}`, { token: alice.token })).status).toBe(200);
+  });
+
+  it('falls back to a degraded answer when orders v2 fails and its breaker opens', () =>
+    breakerFlow(users!.url));
+
+  it('answers probes: liveness, startup, readiness with details outside production', async () => {
+    expect((await call(users!.url, '/health')).status).toBe(200);
+    expect((await call(users!.url, '/startup')).status).toBe(200);
+    const ready = await call(users!.url, '/ready');
+    expect(ready.headers.get('content-type')).toMatch(/^application\/health\+json/);
+    expect(ready.body.checks.ratelimit[0]).toMatchObject({
+      status: 'pass',
+      output: 'memory store',
+    });
+  });
+
+  itWith('promtool', 'serves /metrics that passes promtool', () => promtoolFlow(users!.url));
+});
