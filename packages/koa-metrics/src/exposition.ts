@@ -42,11 +42,27 @@ export function formatNumber(n: number): string {
   return String(n);
 }
 
-function formatLabels(labels: Record<string, string | number>): string {
+/**
+ * OpenMetrics wants `le` and `quantile` values as canonical floats: an integral bound is `1.0`,
+ * not `1` (Prometheus 3 normalises the text format the same way).
+ */
+function canonicalBound(raw: string | number): string {
+  const n = typeof raw === 'number' ? raw : Number(raw);
+  if (typeof raw === 'string' && (raw === '' || Number.isNaN(n))) return raw;
+  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toFixed(1);
+  return formatNumber(n);
+}
+
+function formatLabels(labels: Record<string, string | number>, om: boolean): string {
   let out = '';
   for (const name in labels) {
-    const raw = labels[name];
-    const value = typeof raw === 'number' ? formatNumber(raw) : String(raw);
+    const raw = labels[name]!;
+    const value =
+      om && (name === 'le' || name === 'quantile')
+        ? canonicalBound(raw)
+        : typeof raw === 'number'
+          ? formatNumber(raw)
+          : String(raw);
     out += `${out === '' ? '' : ','}${name}="${escapeLabelValue(value)}"`;
   }
   return out === '' ? '' : `{${out}}`;
@@ -76,9 +92,9 @@ function renderFamily(
   for (const v of family.values as SampleValue[]) {
     let name = v.metricName ?? family.name;
     if (om && isCounter && v.metricName === undefined) name = `${familyName}_total`;
-    out += `${name}${formatLabels(withDefaults(v.labels, defaults))} ${formatNumber(v.value)}`;
+    out += `${name}${formatLabels(withDefaults(v.labels, defaults), om)} ${formatNumber(v.value)}`;
     if (om && v.exemplar) {
-      out += ` # ${formatLabels(v.exemplar.labelSet)} ${formatNumber(v.exemplar.value)}`;
+      out += ` # ${formatLabels(v.exemplar.labelSet, false)} ${formatNumber(v.exemplar.value)}`;
       if (typeof v.exemplar.timestamp === 'number') out += ` ${v.exemplar.timestamp.toFixed(3)}`;
     }
     out += '\n';

@@ -91,4 +91,25 @@ describe('render', () => {
       'd_seconds_bucket{le="0.5"} 1 # {trace_id="t"} 0.25 1700000000.123\n',
     );
   });
+
+  it('writes le and quantile as canonical floats in OpenMetrics only', () => {
+    const hist: FamilyValue = {
+      name: 'h',
+      help: 'h',
+      type: 'histogram',
+      aggregator: 'sum',
+      values: [
+        { value: 1, labels: { le: 1 }, metricName: 'h_bucket' },
+        { value: 1, labels: { le: '10' }, metricName: 'h_bucket' },
+        { value: 1, labels: { le: 0.25 }, metricName: 'h_bucket' },
+        { value: 2, labels: { le: '+Inf' }, metricName: 'h_bucket' },
+      ],
+    };
+    const om = render([hist], 'openmetrics');
+    expect(om).toContain('h_bucket{le="1.0"} 1\n');
+    expect(om).toContain('h_bucket{le="10.0"} 1\n');
+    expect(om).toContain('h_bucket{le="0.25"} 1\n');
+    expect(om).toContain('h_bucket{le="+Inf"} 2\n');
+    expect(render([hist], 'text')).toContain('h_bucket{le="1"} 1\n');
+  });
 });
