@@ -135,6 +135,12 @@ export interface ProxyOptions {
   keepAliveTimeoutMs?: number;
   /** `'rewrite'` sends the upstream's host; `'preserve'` forwards the client's Host. @default 'rewrite' */
   host?: 'rewrite' | 'preserve';
+  /**
+   * Responses whose Content-Length is at most this are read whole before Koa answers (one write,
+   * and a status can still be sent if the upstream fails mid-body); larger or unsized ones are
+   * streamed. `0` streams everything. @default 65536
+   */
+  bufferLimitBytes?: number;
   /** A path prefix removed before proxying, e.g. `/api` turns `/api/users` into `/users`. */
   stripPrefix?: string;
 }
@@ -175,6 +181,7 @@ export const DEFAULTS = Object.freeze({
   connections: 64,
   keepAliveTimeoutMs: 4000,
   host: 'rewrite' as const,
+  bufferLimitBytes: 65_536,
 });
 
 const PKG = '@koa-mesh/canary-router';
@@ -212,6 +219,14 @@ export function positiveInt(option: string, value: unknown, fallback: number): n
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
     throw optionError(option, 'a positive integer', value);
+  }
+  return value;
+}
+
+export function nonNegativeInt(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw optionError(option, 'a non-negative integer', value);
   }
   return value;
 }

@@ -12,6 +12,7 @@ import {
   DEFAULTS,
   isPlainObject,
   optionError,
+  nonNegativeInt,
   positiveInt,
   type ProxyOptions,
   type ReleaseOutcome,
@@ -41,6 +42,7 @@ export interface NormalizedProxyOptions {
   keepAliveTimeoutMs: number;
   preserveHost: boolean;
   stripPrefix: string | undefined;
+  bufferLimitBytes: number;
 }
 
 export function normalizeProxyOptions(raw: unknown): NormalizedProxyOptions {
@@ -71,6 +73,11 @@ export function normalizeProxyOptions(raw: unknown): NormalizedProxyOptions {
       'proxy.keepAliveTimeoutMs',
       o.keepAliveTimeoutMs,
       DEFAULTS.keepAliveTimeoutMs,
+    ),
+    bufferLimitBytes: nonNegativeInt(
+      'proxy.bufferLimitBytes',
+      o.bufferLimitBytes,
+      DEFAULTS.bufferLimitBytes,
     ),
     preserveHost: host === 'preserve',
     stripPrefix: strip,
@@ -184,22 +191,39 @@ export class UpstreamProxy {
       if (controller.signal.aborted) return; // nobody left to answer
       throw upstreamError(err);
     }
-    responded = true;
-    res.off('close', onClientClose);
     const { statusCode, body: stream } = data;
     const ok = statusCode < 500;
 
     // Without an 'error' listener, the abort error undici's body emits when Koa destroys it on a
-    // client disconnect crashes the process (DESIGN.md, traps).
+    // client disconnect can crash the process (DESIGN.md, traps). Past the headers there is no
+    // status left to send, so a failure cuts the client's connection: it sees a truncated
+    // response rather than a clean end.
+    let buffering = false;
     stream.on('error', (err) => {
       done(false, statusCode, err);
-      // Past the headers there is no status left to send: cut the client's connection so it
-      // sees a truncated response rather than a clean end.
-      if (!res.writableFinished) res.destroy();
+      if (!buffering && !res.writableFinished) res.destroy();
     });
     stream.once('end', () => done(ok, statusCode, undefined));
     stream.once('close', () => done(false, statusCode, new Error('upstream body closed early')));
 
+    const bodyless = EMPTY_STATUS.has(statusCode) || ctx.method === 'HEAD';
+    let small: Buffer | undefined;
+    const length = data.headers['content-length'];
+    if (!bodyless && length !== undefined && Number(length) <= this.options.bufferLimitBytes) {
+      // A small body with a known length is read whole before answering: Koa then writes it in
+      // one go (cheaper than a stream pipeline per request), and a failure while reading it can
+      // still be answered with a status.
+      buffering = true;
+      try {
+        small = Buffer.from(await stream.arrayBuffer());
+      } catch (err) {
+        res.off('close', onClientClose);
+        if (controller.signal.aborted || res.destroyed) return;
+        throw upstreamError(err);
+      }
+    }
+    responded = true;
+    res.off('close', onClientClose);
     if (res.destroyed) {
       stream.destroy();
       return;
@@ -207,13 +231,13 @@ export class UpstreamProxy {
     ctx.status = statusCode;
     copyResponseHeaders(ctx, data.headers);
     ctx.set('X-Service-Version', version);
-    if (EMPTY_STATUS.has(statusCode) || ctx.method === 'HEAD') {
+    if (bodyless) {
       // Koa sends no body for these; drain the (empty) upstream body so the socket is reused.
       stream.resume();
       return;
     }
-    ctx.body = stream;
-    // Koa labels a stream body application/octet-stream; a proxy must not invent a type.
+    ctx.body = small ?? stream;
+    // Koa labels a stream or buffer body application/octet-stream; a proxy must not invent a type.
     if (data.headers['content-type'] === undefined) ctx.remove('Content-Type');
   }
 

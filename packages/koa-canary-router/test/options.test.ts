@@ -206,6 +206,11 @@ describe('options validation', () => {
       `${P} \`proxy.connections\` to be a positive integer, got 1.5`,
     ],
     [
+      'a negative buffer limit',
+      withArms(ok, { proxy: { bufferLimitBytes: -1 } }),
+      `${P} \`proxy.bufferLimitBytes\` to be a non-negative integer, got -1`,
+    ],
+    [
       'a bad host mode',
       withArms(ok, { proxy: { host: 'keep' } }),
       `${P} \`proxy.host\` to be 'rewrite' or 'preserve', got "keep"`,

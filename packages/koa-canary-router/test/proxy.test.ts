@@ -456,6 +456,44 @@ describe('upstream errors', () => {
   });
 });
 
+describe('small bodies read whole (bufferLimitBytes)', () => {
+  const truncating = () =>
+    startApp((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+      res.write('only ten..');
+      setImmediate(() => req.socket.destroy());
+    });
+
+  it('answers 502 when a small sized body breaks off, since nothing was sent yet', async () => {
+    const up = await truncating();
+    open.push(up);
+    const gw = await gateway(up.url);
+    const res = await send(`${gw.url}/`);
+    expect(res.status).toBe(502);
+    expect(json(res).code).toBe('ERR_KOA_MESH_CANARY_UPSTREAM_UNREACHABLE');
+  });
+
+  it('streams it instead with bufferLimitBytes 0, cutting the client on a break', async () => {
+    const up = await truncating();
+    open.push(up);
+    const gw = await gateway(up.url, { proxy: { bufferLimitBytes: 0 } });
+    await expect(send(`${gw.url}/`)).rejects.toThrow(/aborted|socket hang up|ECONNRESET/);
+  });
+
+  it('keeps the upstream Content-Length and Content-Type of a buffered body', async () => {
+    const up = await upstream('up', (_q, res) => {
+      res.setHeader('content-type', 'text/csv');
+      res.end('a,b\n1,2\n');
+    });
+    open.push(up);
+    const gw = await gateway(up.url);
+    const res = await send(`${gw.url}/`);
+    expect(res.headers['content-type']).toBe('text/csv');
+    expect(res.headers['content-length']).toBe('8');
+    expect(res.body.toString()).toBe('a,b\n1,2\n');
+  });
+});
+
 describe('client aborts and the resolver release contract', () => {
   function recordingResolver(url: string) {
     const releases: Array<{ url: string; outcome: ReleaseOutcome }> = [];
