@@ -72,8 +72,9 @@ export interface BreakerMiddleware extends Middleware {
 /** Set on `ctx` when a breaker answered with its own rejection: an outer breaker counts neither. */
 const REJECTED = Symbol.for('@koa-mesh/breaker.rejected');
 
-function runNext(signal: AbortSignal, ctx: Context, next: Next): Promise<unknown> {
-  ctx.state.signal = signal;
+/** Exposes the work's signal when there is one (a timeout or an outer breaker's signal). */
+function runNext(signal: AbortSignal | undefined, ctx: Context, next: Next): Promise<unknown> {
+  if (signal !== undefined) ctx.state.signal = signal;
   return next();
 }
 

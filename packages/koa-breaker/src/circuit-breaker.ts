@@ -87,8 +87,19 @@ export class CircuitBreaker implements Breaker {
    * full, TimeoutError after `timeoutMs`, the caller's abort reason, or `fn`'s own error.
    */
   execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return this.policy.run(callFn, fn, undefined, signal, this.judge, this.pushBack);
+    return this.policy.run(this.call, fn, undefined, signal, this.judge, this.pushBack);
   }
+
+  private idleSignal: AbortSignal | undefined;
+
+  /**
+   * Without a timeout or a caller signal `fn` gets this breaker's signal that never aborts, made
+   * once (creating an AbortSignal costs more than the whole closed-breaker call).
+   */
+  private readonly call = <T>(
+    signal: AbortSignal | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> => fn(signal ?? (this.idleSignal ??= new AbortController().signal));
 
   /** Subscribes to an event (see the README for payloads). */
   on<E extends BreakerEventName>(event: E, listener: BreakerListener<E>): this {
@@ -116,10 +127,6 @@ export class CircuitBreaker implements Breaker {
     this.policy.close();
     this.emitter.clear();
   }
-}
-
-function callFn<T>(signal: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return fn(signal);
 }
 
 /** Reports a throwing listener or hook as a process warning (never crashes, never fails the call). */

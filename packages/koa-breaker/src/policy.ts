@@ -23,6 +23,13 @@ export type Judge<A> = (arg: A, err: unknown, failed: boolean) => Outcome;
 /** An upstream push-back in ms (429/503 with `Retry-After`), or undefined. */
 export type PushBack<A> = (arg: A, err: unknown) => number | undefined;
 
+/**
+ * The guarded work. `signal` is undefined on the direct path (no timeout, no caller signal): an
+ * AbortSignal costs microseconds to create, and one shared signal would collect the listeners
+ * of every call.
+ */
+export type Work<T, A, B> = (signal: AbortSignal | undefined, a: A, b: B) => Promise<T> | T;
+
 /** What `stats()` returns for one breaker; computing it costs O(1) whatever the traffic. */
 export interface BreakerStats {
   name: string;
@@ -52,8 +59,6 @@ export interface BreakerStats {
   latency: LatencySnapshot;
 }
 
-const NEVER = new AbortController().signal;
-
 export class Policy {
   readonly state: CircuitState;
   readonly bulkhead: Bulkhead | undefined;
@@ -80,7 +85,7 @@ export class Policy {
    * or the work's own error.
    */
   run<T, A, B>(
-    work: (signal: AbortSignal, a: A, b: B) => Promise<T> | T,
+    work: Work<T, A, B>,
     a: A,
     b: B,
     signal: AbortSignal | undefined,
@@ -115,7 +120,7 @@ export class Policy {
   }
 
   private start<T, A, B>(
-    work: (signal: AbortSignal, a: A, b: B) => Promise<T> | T,
+    work: Work<T, A, B>,
     a: A,
     b: B,
     signal: AbortSignal | undefined,
@@ -135,7 +140,7 @@ export class Policy {
    * object, which made the failure path several times dearer than the success path.
    */
   private direct<T, A, B>(
-    work: (signal: AbortSignal, a: A, b: B) => Promise<T> | T,
+    work: Work<T, A, B>,
     a: A,
     b: B,
     judge: Judge<A>,
@@ -144,7 +149,7 @@ export class Policy {
   ): Promise<T> {
     let pending: Promise<T> | T;
     try {
-      pending = work(NEVER, a, b);
+      pending = work(undefined, a, b);
     } catch (err) {
       this.done();
       this.settle(permit, judge(a, err, true), err, pushBack(a, err));
@@ -165,7 +170,7 @@ export class Policy {
   }
 
   private guarded<T, A, B>(
-    work: (signal: AbortSignal, a: A, b: B) => Promise<T> | T,
+    work: Work<T, A, B>,
     a: A,
     b: B,
     signal: AbortSignal | undefined,

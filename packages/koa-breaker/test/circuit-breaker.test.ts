@@ -44,6 +44,20 @@ describe('CircuitBreaker', () => {
     expect(cb.stats()).toMatchObject({ state: 'closed', totals: { calls: 1, successes: 1 } });
   });
 
+  it('without timeout or caller signal, hands fn one never-aborting signal per breaker', async () => {
+    const cb = new CircuitBreaker();
+    const seen: AbortSignal[] = [];
+    for (let i = 0; i < 2; i++)
+      await cb.execute(async (signal) => {
+        seen.push(signal);
+      });
+    expect(seen[0]).toBe(seen[1]);
+    expect(seen[0]!.aborted).toBe(false);
+    await new CircuitBreaker().execute(async (signal) => {
+      expect(signal).not.toBe(seen[0]);
+    });
+  });
+
   it('opens after failureThreshold failures and then refuses without calling fn', async () => {
     const c = clock();
     const cb = new CircuitBreaker({

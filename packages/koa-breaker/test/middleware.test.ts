@@ -189,6 +189,16 @@ describe('breaker() middleware', () => {
     expect(res.body).toEqual({ isSignal: true, aborted: false });
   });
 
+  it('leaves ctx.state.signal alone without a timeout', async () => {
+    const app = new Koa();
+    app.use(breaker());
+    app.use((ctx) => {
+      ctx.body = { hasSignal: 'signal' in ctx.state };
+    });
+    const res = await supertest(app.callback()).get('/').expect(200);
+    expect(res.body).toEqual({ hasSignal: false });
+  });
+
   it('regression: a burst against a small bulkhead queues, then rejects with 503 problem+json, and never opens the breaker', async () => {
     const app = new Koa();
     const mw = breaker({ maxConcurrent: 1, maxQueue: 1, failureThreshold: 1 });
