@@ -1,7 +1,12 @@
-import { Agent } from 'undici';
-import type { Breaker } from './endpoint.js';
+import { Pool, type Dispatcher } from 'undici';
+import type { Breaker, Endpoint } from './endpoint.js';
 import { ServiceUnavailableError } from './errors.js';
-import { discoveryFetch, type DiscoveryFetchInit, type DiscoveryResponse } from './fetch.js';
+import {
+  discoveryFetch,
+  type DiscoveryFetchInit,
+  type DiscoveryResponse,
+  type FetchDeps,
+} from './fetch.js';
 import { filterKey, type Instance, type InstanceFilter } from './instance.js';
 import type { NormalizedOptions } from './options.js';
 import type { Outcome } from './outcome.js';
@@ -47,11 +52,13 @@ export interface DiscoveryClient {
   instances(service: string, filter?: InstanceFilter): readonly Instance[];
 }
 
-/** Owns the pools (one per service and filter), the keep-alive agent and the retry budget. */
+/** Owns the pools (one per service and filter), the keep-alive pools and the retry budget. */
 export class ClientCore implements DiscoveryClient {
   readonly #o: NormalizedOptions;
   readonly #pools = new Map<string, ServicePool>();
-  readonly #agent: Agent;
+  /** One keep-alive pool per instance origin, shared by every service pool that has it. */
+  readonly #dispatchers = new Map<string, Pool>();
+  readonly #fetchDeps: FetchDeps;
   readonly #budget: RetryBudget;
   readonly #propagation = createPropagation();
   readonly #emit: (event: string, payload: Record<string, unknown>) => void;
@@ -63,15 +70,19 @@ export class ClientCore implements DiscoveryClient {
   ) {
     this.#o = options;
     this.#emit = emit;
-    this.#agent = new Agent({
-      connections: options.fetch.connections,
-      keepAliveTimeout: options.fetch.keepAliveTimeoutMs,
-    });
     this.#budget = new RetryBudget(
       options.fetch.ratio,
       options.fetch.minRetriesPerSecond,
       options.now,
     );
+    this.#fetchDeps = {
+      options,
+      dispatcher: (ep) => (ep.dispatcher ??= this.#dispatcher(ep.instance.url)),
+      budget: this.#budget,
+      pool: (service, filter) => this.pool(service, filter),
+      propagation: this.#propagation,
+      stopped: () => this.#stopped,
+    };
     // Methods are handed around detached (`const { fetch } = ctx.state.discovery`).
     this.pick = this.pick.bind(this);
     this.fetch = this.fetch.bind(this);
@@ -93,6 +104,7 @@ export class ClientCore implements DiscoveryClient {
       random: this.#o.random,
       now: this.#o.now,
       emit: this.#emit,
+      onRemoved: (ep) => this.#removed(ep),
     });
     pool = created;
     this.#pools.set(key, created);
@@ -115,19 +127,30 @@ export class ClientCore implements DiscoveryClient {
   }
 
   fetch(service: string, path: string, init?: DiscoveryFetchInit): Promise<DiscoveryResponse> {
-    return discoveryFetch(
-      {
-        options: this.#o,
-        agent: this.#agent,
-        budget: this.#budget,
-        pool: (s, f) => this.pool(s, f),
-        propagation: this.#propagation,
-        stopped: () => this.#stopped,
-      },
-      service,
-      path,
-      init,
-    );
+    return discoveryFetch(this.#fetchDeps, service, path, init);
+  }
+
+  #dispatcher(url: string): Dispatcher {
+    let pool = this.#dispatchers.get(url);
+    if (!pool) {
+      pool = new Pool(url, {
+        connections: this.#o.fetch.connections,
+        keepAliveTimeout: this.#o.fetch.keepAliveTimeoutMs,
+      });
+      this.#dispatchers.set(url, pool);
+    }
+    return pool;
+  }
+
+  /** An instance left a service pool: close its keep-alive pool once no service pool has it. */
+  #removed(endpoint: Endpoint): void {
+    const url = endpoint.instance.url;
+    for (const p of this.#pools.values()) if (p.byUrl(url)) return;
+    const pool = this.#dispatchers.get(url);
+    if (!pool) return;
+    this.#dispatchers.delete(url);
+    // Graceful: exchanges in flight finish first.
+    pool.close().catch(() => undefined);
   }
 
   resolver<Ctx = unknown>(service: string, filter?: ResolverFilter<Ctx>): Resolver<Ctx> {
@@ -183,15 +206,18 @@ export class ClientCore implements DiscoveryClient {
     for (const pool of this.#pools.values()) pool.watch?.close();
     this.#pools.clear();
     // Graceful: calls in flight finish; a body nobody reads cannot hold stop() past the deadline.
+    const dispatchers = [...this.#dispatchers.values()];
+    this.#dispatchers.clear();
     let timer: NodeJS.Timeout | undefined;
     const forced = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.#o.fetch.timeoutMs);
       timer.unref();
     });
-    await Promise.race([this.#agent.close(), forced]);
+    await Promise.race([Promise.all(dispatchers.map((d) => d.close())), forced]);
     clearTimeout(timer);
-    if (!this.#agent.closed || !this.#agent.destroyed)
-      await this.#agent.destroy().catch(() => undefined);
+    await Promise.all(
+      dispatchers.filter((d) => !d.destroyed).map((d) => d.destroy().catch(() => undefined)),
+    );
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import type { Target } from './balancers/balancer.js';
 import type { Instance } from './instance.js';
 
@@ -21,6 +22,8 @@ export class Endpoint implements Target {
   /** When the last ejection ended. */
   returnedAt = 0;
   breaker: Breaker | undefined;
+  /** The instance's keep-alive pool, cached here to skip a map look-up per call. */
+  dispatcher: Dispatcher | undefined;
 
   constructor(instance: Instance) {
     this.instance = instance;

@@ -42,6 +42,8 @@ export interface ServicePoolOptions {
   random: RandomSource;
   now: () => number;
   emit: (event: string, payload: Record<string, unknown>) => void;
+  /** Called for each endpoint that left the pool. */
+  onRemoved?: (ep: Endpoint) => void;
 }
 
 /**
@@ -114,11 +116,15 @@ export class ServicePool {
         byUrl.set(instance.url, ep);
         endpoints.push(ep);
       }
+      const previous = this.#byId;
       this.#endpoints = endpoints;
       this.#byId = byId;
       this.#byUrl = byUrl;
       this.#recountEjected(this.#o.now());
       this.#balancer.update(endpoints);
+      if (this.#o.onRemoved) {
+        for (const [id, ep] of previous) if (!byId.has(id)) this.#o.onRemoved(ep);
+      }
     }
     if (!this.#ready) {
       this.#ready = true;
