@@ -14,6 +14,7 @@ import {
   optionError,
   type CanaryRouterOptions,
   type ReleaseOutcome,
+  type Resolver,
 } from './options.js';
 import { UpstreamProxy } from './proxy.js';
 import { upstreamOf, type Upstream } from './targets.js';
@@ -90,6 +91,8 @@ function renderProblem(ctx: Context, err: CanaryRouterError, version: string | u
 export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
   const config = normalizeOptions(options);
   const { rollout, arms, rules, trust, userKey, cookie, ruleVary, weightVary } = config;
+  const ruleVaryJoined = ruleVary.map((list) => list.join(', '));
+  const weightVaryJoined = weightVary.join(', ');
   const stable = config.stable;
   let table = config.table;
   let fallbacks = 0;
@@ -184,43 +187,13 @@ export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
     return url;
   }
 
-  async function dispatch(ctx: Context, next: Next, arm: Arm, url: URL | undefined): Promise<void> {
-    const target = arm.target;
-    if (target.kind === 'middleware') {
-      ctx.set('X-Service-Version', arm.version);
-      try {
-        await target.middleware(ctx, next);
-      } catch (err) {
-        // Koa's error handler drops headers set before the throw; keep the version on the error.
-        if (typeof err === 'object' && err !== null) {
-          const e = err as { headers?: unknown };
-          if (e.headers === undefined) e.headers = { 'X-Service-Version': arm.version };
-          else if (isPlainObject(e.headers)) e.headers['X-Service-Version'] ??= arm.version;
-        }
-        throw err;
-      }
-      return;
-    }
-    let upstream: Upstream;
-    let release: ((outcome: ReleaseOutcome) => void) | undefined;
-    if (target.kind === 'urls') {
-      const list = target.upstreams;
-      upstream = list[arm.cursor]!;
-      arm.cursor = arm.cursor + 1 === list.length ? 0 : arm.cursor + 1;
-    } else {
-      const resolved = url!;
-      upstream = upstreamOf(resolved);
-      const resolver = target.resolver;
-      if (typeof resolver.release === 'function') {
-        release = (outcome) => {
-          try {
-            resolver.release!(resolved, outcome);
-          } catch (err) {
-            report(ctx, err);
-          }
-        };
-      }
-    }
+  /** Proxies to a URL-list or resolver arm, rendering this package's errors as problem+json. */
+  async function proxyTo(
+    ctx: Context,
+    arm: Arm,
+    upstream: Upstream,
+    release: ((outcome: ReleaseOutcome) => void) | undefined,
+  ): Promise<void> {
     try {
       await proxy!.forward(ctx, upstream, arm.headers, arm.version, release);
     } catch (err) {
@@ -230,58 +203,110 @@ export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
     }
   }
 
-  const middleware = async function canaryRouterMiddleware(
+  /** The release callback of a resolved exchange, guarding against a throwing resolver hook. */
+  function releaseFor(ctx: Context, resolver: Resolver, url: URL) {
+    if (typeof resolver.release !== 'function') return undefined;
+    return (outcome: ReleaseOutcome): void => {
+      try {
+        resolver.release!(url, outcome);
+      } catch (err) {
+        report(ctx, err);
+      }
+    };
+  }
+
+  /** Resolves the arm's instance (falling back to stable when it has none), then proxies. */
+  async function resolveAndProxy(
     ctx: Context,
     next: Next,
+    chosen: Arm,
+    matched: number,
+    key: CanaryDecision['key'],
   ): Promise<void> {
-    const matched = rules.length === 0 ? -1 : byRules(ctx);
-    let armName: string;
-    let key: 'user' | 'cookie' | 'ip' | undefined;
-    let vary: string[];
-    if (matched !== -1) {
-      armName = ruleArm;
-      vary = ruleVary[matched]!;
-    } else {
-      key = byWeight(ctx);
-      armName = weightedArm;
-      vary = weightVary;
-    }
-    if (vary.length !== 0) ctx.vary(vary);
-
-    let arm = arms.get(armName)!;
+    let arm = chosen;
     let url: URL | undefined;
     let fallback: CanaryDecision['fallback'];
-    if (arm.target.kind === 'resolver') {
-      try {
-        url = await resolve(ctx, arm);
-      } catch (err) {
-        if (arm === stable) {
-          fallback = undefined;
-          return finishNoTarget(ctx, arm, matched, key, err);
-        }
-        fallback = { from: arm.name, error: err };
-        fallbacks++;
-        arm = stable;
-        if (arm.target.kind === 'resolver') {
-          try {
-            url = await resolve(ctx, arm);
-          } catch (err2) {
-            return finishNoTarget(ctx, arm, matched, key, err2, fallback);
-          }
+    try {
+      url = await resolve(ctx, arm);
+    } catch (err) {
+      if (arm === stable) return finishNoTarget(ctx, arm, matched, key, err);
+      fallback = { from: arm.name, error: err };
+      fallbacks++;
+      arm = stable;
+      if (arm.target.kind === 'resolver') {
+        try {
+          url = await resolve(ctx, arm);
+        } catch (err2) {
+          return finishNoTarget(ctx, arm, matched, key, err2, fallback);
         }
       }
     }
     arm.served++;
-    const decision: CanaryDecision = {
-      rollout,
-      arm: arm.name,
-      version: arm.version,
-      reason: matched !== -1 ? 'rule' : 'weight',
-      key,
-      ...(fallback ? { fallback } : {}),
-    };
-    record(ctx, decision);
-    await dispatch(ctx, next, arm, url);
+    record(ctx, decisionOf(arm, matched, key, fallback));
+    const target = arm.target;
+    if (target.kind === 'middleware') return runInProcess(ctx, next, arm, target.middleware);
+    if (target.kind === 'urls')
+      return proxyTo(ctx, arm, nextUpstream(arm, target.upstreams), undefined);
+    return proxyTo(ctx, arm, upstreamOf(url!), releaseFor(ctx, target.resolver, url!));
+  }
+
+  /** Round robin over a URL list. */
+  function nextUpstream(arm: Arm, list: readonly Upstream[]): Upstream {
+    const upstream = list[arm.cursor]!;
+    arm.cursor = arm.cursor + 1 === list.length ? 0 : arm.cursor + 1;
+    return upstream;
+  }
+
+  /** Runs an in-process arm without an extra async frame (this is the hot path Koa apps pay). */
+  function runInProcess(ctx: Context, next: Next, arm: Arm, run: Middleware): Promise<void> {
+    ctx.set('X-Service-Version', arm.version);
+    let result: unknown;
+    try {
+      result = run(ctx, next);
+    } catch (err) {
+      return arm.rethrow(err);
+    }
+    return Promise.resolve(result).then(undefined, arm.rethrow) as Promise<void>;
+  }
+
+  function decisionOf(
+    arm: Arm,
+    matched: number,
+    key: CanaryDecision['key'],
+    fallback: CanaryDecision['fallback'],
+  ): CanaryDecision {
+    const reason = matched !== -1 ? 'rule' : 'weight';
+    return fallback === undefined
+      ? { rollout, arm: arm.name, version: arm.version, reason, key }
+      : { rollout, arm: arm.name, version: arm.version, reason, key, fallback };
+  }
+
+  /** Adds Vary: set outright when absent (the common case), merged through Koa otherwise. */
+  function addVary(ctx: Context, list: readonly string[], joined: string): void {
+    if (list.length === 0) return;
+    if (ctx.res.hasHeader('Vary')) ctx.vary(list as string[]);
+    else ctx.res.setHeader('Vary', joined);
+  }
+
+  const middleware = function canaryRouterMiddleware(ctx: Context, next: Next): Promise<void> {
+    const matched = rules.length === 0 ? -1 : byRules(ctx);
+    let armName: string;
+    let key: 'user' | 'cookie' | 'ip' | undefined;
+    if (matched !== -1) {
+      armName = ruleArm;
+      addVary(ctx, ruleVary[matched]!, ruleVaryJoined[matched]!);
+    } else {
+      key = byWeight(ctx);
+      armName = weightedArm;
+      addVary(ctx, weightVary, weightVaryJoined);
+    }
+    const arm = arms.get(armName)!;
+    const target = arm.target;
+    if (target.kind === 'resolver') return resolveAndProxy(ctx, next, arm, matched, key);
+    arm.served++;
+    record(ctx, decisionOf(arm, matched, key, undefined));
+    if (target.kind === 'middleware') return runInProcess(ctx, next, arm, target.middleware);
+    return proxyTo(ctx, arm, nextUpstream(arm, target.upstreams), undefined);
   } as CanaryRouter;
 
   function record(ctx: Context, decision: CanaryDecision): void {
@@ -301,14 +326,7 @@ export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
     cause: unknown,
     fallback?: CanaryDecision['fallback'],
   ): void {
-    record(ctx, {
-      rollout,
-      arm: arm.name,
-      version: arm.version,
-      reason: matched !== -1 ? 'rule' : 'weight',
-      key,
-      ...(fallback ? { fallback } : {}),
-    });
+    record(ctx, decisionOf(arm, matched, key, fallback));
     const err = new NoTargetError(fallback?.from ?? arm.name, { cause });
     report(ctx, err);
     renderProblem(ctx, err, undefined);

@@ -26,6 +26,22 @@ export interface Arm {
   cursor: number;
   /** Requests this arm served. */
   served: number;
+  /**
+   * Rethrows an in-process arm's error with `X-Service-Version` on `err.headers`, since Koa's
+   * error handler drops headers set before the throw. Built once per arm.
+   */
+  readonly rethrow: (err: unknown) => never;
+}
+
+function rethrowWithVersion(version: string): (err: unknown) => never {
+  return (err) => {
+    if (typeof err === 'object' && err !== null) {
+      const e = err as { headers?: unknown };
+      if (e.headers === undefined) e.headers = { 'X-Service-Version': version };
+      else if (isPlainObject(e.headers)) e.headers['X-Service-Version'] ??= version;
+    }
+    throw err;
+  };
 }
 
 export interface Normalized {
@@ -105,6 +121,7 @@ export function normalizeOptions(input: unknown): Normalized {
       },
       cursor: 0,
       served: 0,
+      rethrow: rethrowWithVersion(version),
     });
   }
   const sum = percents.reduce((a, b) => a + b, 0);

@@ -20,6 +20,8 @@ interface SetOptions {
 }
 
 const BUCKET = /^[0-9a-z]{1,7}$/;
+const SIGNED = Object.freeze({ signed: true });
+const UNSIGNED = Object.freeze({ signed: false });
 
 /**
  * The assignment cookie: `<bucket in base 36>.<rollout>`. It stores the key's bucket, not the arm,
@@ -82,7 +84,7 @@ export class StickyCookie {
 
   /** The bucket the request's cookie carries for `rollout`, or undefined (absent, stale, forged). */
   read(ctx: Context, rollout: string): number | undefined {
-    const value = ctx.cookies.get(this.name, { signed: this.signs(ctx) });
+    const value = ctx.cookies.get(this.name, this.signs(ctx) ? SIGNED : UNSIGNED);
     if (value === undefined) return undefined;
     const dot = value.indexOf('.');
     if (dot <= 0 || value.slice(dot + 1) !== rollout) return undefined;
