@@ -1,3 +1,4 @@
+import type { Context } from 'koa';
 import type { HealthCheckInput, ProbeKind } from './types.js';
 import {
   boolean,
@@ -7,15 +8,6 @@ import {
   plainObject,
   probePath,
 } from './validate.js';
-
-/** The Koa context as far as this package reads it; works with Koa 2 and Koa 3. */
-export interface ProbeContext {
-  readonly method: string;
-  readonly url: string;
-  readonly path: string;
-  readonly state: Record<string, unknown>;
-  get(field: string): string;
-}
 
 /** Options of {@link health}. */
 export interface HealthOptions {
@@ -32,7 +24,7 @@ export interface HealthOptions {
    * the status alone. A throwing function counts as `false`.
    * @default () => false
    */
-  details?: (ctx: ProbeContext) => boolean;
+  details?: (ctx: Context) => boolean;
   /**
    * Start ready, as if `markReady()` had been called (startup checks still gate readiness).
    * @default false
@@ -75,7 +67,7 @@ export const DEFAULTS = Object.freeze({
 export interface NormalizedOptions {
   paths: Record<ProbeKind, string>;
   checks: Record<string, unknown>;
-  details: ((ctx: ProbeContext) => boolean) | undefined;
+  details: ((ctx: Context) => boolean) | undefined;
   initiallyReady: boolean;
   version: string | undefined;
   releaseId: string | undefined;

@@ -70,6 +70,7 @@ export interface GracefulShutdownOptions {
   logger?: ShutdownLogger;
 }
 
+/** Defaults of {@link GracefulShutdownOptions}. */
 export const SHUTDOWN_DEFAULTS = Object.freeze({
   signals: Object.freeze(['SIGTERM', 'SIGINT'] as NodeJS.Signals[]),
   drainDelayMs: 5000,
