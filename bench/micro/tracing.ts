@@ -5,9 +5,13 @@ import {
   parseBaggage,
   parseTraceparent,
   parseTracestate,
+  tracing,
   type PropagationFormat,
 } from '@koa-mesh/tracing';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import Koa from 'koa';
 import { defineMicro } from '../lib/scenario.js';
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -15,7 +19,38 @@ const TRACESTATE = 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7,vendor@tenant=opaque
 const BAGGAGE = 'userId=alice,serverNode=DF%2028,isProduction=false';
 const get = (c: Record<string, string>, name: string): string | undefined => c[name];
 
+/**
+ * A Koa context for a request with a sampled traceparent, built the way Koa's callback builds it
+ * (real IncomingMessage/ServerResponse, no socket I/O); `run` is what happens to it.
+ */
+function perRequest(run?: (ctx: Koa.Context) => unknown): () => unknown {
+  const app = new Koa();
+  const socket = new Socket();
+  return () => {
+    const req = new IncomingMessage(socket);
+    req.method = 'GET';
+    req.url = '/users/1';
+    req.headers = { host: '127.0.0.1:3000', traceparent: TRACEPARENT };
+    const ctx = app.createContext(req, new ServerResponse(req));
+    return run?.(ctx);
+  };
+}
+
 export default defineMicro([
+  {
+    name: 'tracing: baseline, Koa createContext for a request (subtract from the next case)',
+    setup: () => perRequest(),
+    iterations: 20_000,
+  },
+  {
+    name: 'tracing: createContext + tracing() middleware, no SDK (continue, ids, request id)',
+    setup() {
+      const middleware = tracing();
+      const next = (): Promise<void> => Promise.resolve();
+      return perRequest((ctx) => middleware(ctx, next));
+    },
+    iterations: 20_000,
+  },
   {
     name: 'tracing: parseTraceparent (valid)',
     setup: () => () => parseTraceparent(TRACEPARENT),
