@@ -6,6 +6,7 @@ import {
   type CanaryRouterEvents,
   type EventName,
 } from './events.js';
+import { Decider, report } from './decide.js';
 import { bucketOf } from './hash.js';
 import { EPSILON, normalizeOptions, type Arm } from './normalize.js';
 import {
@@ -41,11 +42,6 @@ export interface CanaryRouter extends Middleware {
   off<K extends EventName>(event: K, listener: CanaryRouterEvents[K]): this;
   /** Closes the upstream connection pools. */
   close(): Promise<void>;
-}
-
-/** Reports a user callback's or an upstream's failure without failing the request. */
-function report(ctx: Context, err: unknown): void {
-  ctx.app.emit('error', err, ctx);
 }
 
 function isUrl(value: unknown): value is URL {
@@ -90,93 +86,14 @@ function renderProblem(ctx: Context, err: CanaryRouterError, version: string | u
  */
 export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
   const config = normalizeOptions(options);
-  const { rollout, arms, rules, trust, userKey, cookie, ruleVary, weightVary } = config;
+  const { rollout, arms, rules, ruleVary, weightVary } = config;
   const ruleVaryJoined = ruleVary.map((list) => list.join(', '));
   const weightVaryJoined = weightVary.join(', ');
   const stable = config.stable;
-  let table = config.table;
+  const decider = new Decider(config);
   let fallbacks = 0;
   const listeners = new Listeners();
   const proxy = config.proxies ? new UpstreamProxy(config.proxy) : undefined;
-
-  function isTrusted(ctx: Context): boolean {
-    try {
-      return trust(ctx) === true;
-    } catch (err) {
-      report(ctx, err);
-      return false;
-    }
-  }
-
-  /** The rule's arm, or undefined; `ruleIndex` is where it matched. */
-  function byRules(ctx: Context): number {
-    for (let i = 0; i < rules.length; i++) {
-      const rule = rules[i]!;
-      let arm: string | undefined;
-      try {
-        arm = rule.match(ctx);
-      } catch (err) {
-        report(ctx, err);
-        continue;
-      }
-      if (arm === undefined) continue;
-      if (rule.dynamic && !arms.has(arm)) {
-        report(
-          ctx,
-          new TypeError(
-            `@koa-mesh/canary-router: a rule predicate returned unknown arm ${JSON.stringify(arm)}`,
-          ),
-        );
-        continue;
-      }
-      if (rule.trusted && !isTrusted(ctx)) continue;
-      ruleArm = arm;
-      return i;
-    }
-    return -1;
-  }
-  // Set by byRules next to its index, to avoid allocating a result object per request.
-  let ruleArm = '';
-
-  /** The weighted decision: [arm name, key kind]. */
-  function byWeight(ctx: Context): 'user' | 'cookie' | 'ip' {
-    let bucket: number | undefined;
-    let key: 'user' | 'cookie' | 'ip' = 'ip';
-    if (userKey !== undefined) {
-      try {
-        const id = userKey(ctx);
-        if (typeof id === 'string' && id !== '') {
-          bucket = bucketOf(rollout, id);
-          key = 'user';
-        }
-      } catch (err) {
-        report(ctx, err);
-      }
-    }
-    let fromCookie: number | undefined;
-    if (cookie !== undefined) {
-      try {
-        fromCookie = cookie.read(ctx, rollout);
-      } catch (err) {
-        report(ctx, err);
-      }
-      if (bucket === undefined && fromCookie !== undefined) {
-        bucket = fromCookie;
-        key = 'cookie';
-      }
-    }
-    bucket ??= bucketOf(rollout, ctx.ip);
-    if (cookie !== undefined && fromCookie !== bucket) {
-      try {
-        cookie.write(ctx, rollout, bucket);
-      } catch (err) {
-        report(ctx, err);
-      }
-    }
-    weightedArm = table.armOf(bucket);
-    return key;
-  }
-  let weightedArm = '';
 
   async function resolve(ctx: Context, arm: Arm): Promise<URL> {
     if (arm.target.kind !== 'resolver') throw new Error('not a resolver');
@@ -289,15 +206,15 @@ export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
   }
 
   const middleware = function canaryRouterMiddleware(ctx: Context, next: Next): Promise<void> {
-    const matched = rules.length === 0 ? -1 : byRules(ctx);
+    const matched = rules.length === 0 ? -1 : decider.byRules(ctx);
     let armName: string;
     let key: 'user' | 'cookie' | 'ip' | undefined;
     if (matched !== -1) {
-      armName = ruleArm;
+      armName = decider.ruleArm;
       addVary(ctx, ruleVary[matched]!, ruleVaryJoined[matched]!);
     } else {
-      key = byWeight(ctx);
-      armName = weightedArm;
+      key = decider.byWeight(ctx);
+      armName = decider.weightedArm;
       addVary(ctx, weightVary, weightVaryJoined);
     }
     const arm = arms.get(armName)!;
@@ -334,7 +251,7 @@ export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
 
   Object.defineProperty(middleware, 'rollout', { value: rollout, enumerable: true });
 
-  middleware.weights = () => table.toWeights();
+  middleware.weights = () => decider.table.toWeights();
 
   middleware.setWeights = (changes) => {
     if (!isPlainObject(changes)) throw optionError('setWeights()', 'an object of weights', changes);
@@ -352,7 +269,7 @@ export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
       if (name === stable.name) stableGiven = weight;
       else updates[name] = weight;
     }
-    const next = table.with(updates);
+    const next = decider.table.with(updates);
     const current = next.toWeights();
     const othersSum = 100 - current[stable.name]!;
     if (othersSum > 100 + EPSILON) {
@@ -365,8 +282,8 @@ export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
         stableGiven,
       );
     }
-    const previous = table.toWeights();
-    table = next;
+    const previous = decider.table.toWeights();
+    decider.table = next;
     const errors = listeners.emit('weights', { previous, current });
     if (errors.length !== 0) throw errors[0];
     return current;
@@ -374,7 +291,7 @@ export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
 
   middleware.simulate = (keys) => {
     const out: string[] = [];
-    for (const key of keys) out.push(table.armOf(bucketOf(rollout, String(key))));
+    for (const key of keys) out.push(decider.table.armOf(bucketOf(rollout, String(key))));
     return out;
   };
 
