@@ -95,8 +95,9 @@ export function gracefulShutdown(
   // Shared listeners (no closure per request): `this` is the response.
   function onResponseClose(this: ServerResponse): void {
     inflight.delete(this);
-    // A response whose headers left before the drain kept its connection alive: once the server is
-    // closing, close it now rather than after the keep-alive timeout.
+    // A response that went out without `Connection: close` (headers sent before the drain, or
+    // wiped by Koa's error handler) left its connection alive: once the server is closing, close
+    // it now rather than after the keep-alive timeout.
     if (closing) server.closeIdleConnections();
   }
   function onRequest(_req: IncomingMessage, res: ServerResponse): void {
