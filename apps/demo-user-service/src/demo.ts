@@ -84,8 +84,6 @@ try {
 }
 
 const u = `http://${host}:${usersPort}`;
-const json = (field: string): string =>
-  `node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).${field}'`;
 process.stdout.write(`
 koa-mesh demo is up (embedded defaults: static registry, in-memory rate limit, no exporter)
 
@@ -93,32 +91,43 @@ koa-mesh demo is up (embedded defaults: static registry, in-memory rate limit, n
   orders v1       http://${host}:${v1Port}
   orders v2       http://${host}:${v2Port}  (the canary)
 
-Walkthrough (paste into another shell):
+Walkthrough (paste into another shell; needs only curl and node):
 
-  # 1. log in as Alice (demo accounts: alice / tess the tester / ada the admin, see the README)
-  TOKEN=$(curl -s -X POST ${u}/auth/login -H 'content-type: application/json' \\
-    -d '{"email":"alice@example.com","password":"alice-password-1"}' | ${json('accessToken')})
+  U=${u}
+  json() { node -pe "JSON.parse(require('fs').readFileSync(0, 'utf8')).$1"; }
 
-  # 2. list users, then take Alice's id
-  curl -s ${u}/api/users -H "authorization: Bearer $TOKEN"
-  ME=$(curl -s ${u}/api/users -H "authorization: Bearer $TOKEN" | ${json('items[0].id')})
+  # 1. log in as Alice (demo accounts, see the README: alice, tess the tester, ada the admin)
+  LOGIN=$(curl -s -X POST $U/auth/login -H 'content-type: application/json' \\
+    -d '{"email":"alice@example.com","password":"alice-password-1"}')
+  TOKEN=$(echo "$LOGIN" | json accessToken); ME=$(echo "$LOGIN" | json user.id)
 
-  # 3. her orders, through discovery, the canary router and the breaker (same version every time)
-  curl -si ${u}/api/users/$ME/orders -H "authorization: Bearer $TOKEN"
+  # 2. the users API behind the JWT
+  curl -s $U/api/users -H "authorization: Bearer $TOKEN"
 
-  # 4. a tester may force the canary; the same header from Alice is ignored
-  TESS=$(curl -s -X POST ${u}/auth/login -H 'content-type: application/json' \\
-    -d '{"email":"tess@example.com","password":"tess-password-1"}' | ${json('accessToken')})
-  TESS_ID=$(curl -s ${u}/api/users -H "authorization: Bearer $TESS" | ${json('items[1].id')})
-  curl -s ${u}/api/users/$TESS_ID/orders -H "authorization: Bearer $TESS" -H 'x-canary: canary'
+  # 3. her orders: discovery → canary (sticky per user: same X-Service-Version every time) → breaker
+  curl -si $U/api/users/$ME/orders -H "authorization: Bearer $TOKEN"
 
-  # 5. bad input is a 400/401 problem+json, never a 500
-  curl -s ${u}/api/users/not-a-uuid -H "authorization: Bearer $TOKEN"
-  curl -s ${u}/api/users -H 'authorization: Bearer not.a.token'
+  # 4. a tester may pick the canary with a header; the same header from Alice changes nothing
+  TESS=$(curl -s -X POST $U/auth/login -H 'content-type: application/json' \\
+    -d '{"email":"tess@example.com","password":"tess-password-1"}')
+  curl -s $U/api/users/$(echo "$TESS" | json user.id)/orders -H 'x-canary: canary' \\
+    -H "authorization: Bearer $(echo "$TESS" | json accessToken)"
+  curl -si $U/api/users/$ME/orders -H "authorization: Bearer $TOKEN" -H 'x-canary: canary'
 
-  # 6. metrics and health
-  curl -s ${u}/metrics | head -20
-  curl -s ${u}/ready
+  # 5. your trace id reaches the orders service (see upstream.traceId)
+  curl -s $U/api/users/$ME/orders -H "authorization: Bearer $TOKEN" \\
+    -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+
+  # 6. bad input is a 400/401 problem+json with the request id, never a 500
+  curl -s $U/api/users/not-a-uuid -H "authorization: Bearer $TOKEN"
+  curl -s $U/api/users -H 'authorization: Bearer not.a.token'
+
+  # 7. metrics and health
+  curl -s $U/metrics | grep '^http_requests_total'
+  curl -s $U/ready
+
+  Make the canary fail to watch the breaker open and the degraded fallback:
+  DEMO_ORDERS_V2_FAILURE_RATE=1 pnpm demo   (or DEMO_ORDERS_V2_DELAY_MS=3000)
 
 Ctrl-C stops everything.
 `);

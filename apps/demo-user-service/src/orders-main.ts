@@ -17,7 +17,20 @@ const logger = createLogger(config.logLevel, {
   version: config.version,
 });
 const service = await createOrdersService(config, logger);
-const url = await service.start({ ownProcess: true });
+let url: string;
+try {
+  url = await service.start({ ownProcess: true });
+} catch (err) {
+  // EADDRINUSE and friends: one line that says what to change, not a stack.
+  const e = err as NodeJS.ErrnoException;
+  logger.error(
+    e.code === 'EADDRINUSE'
+      ? `cannot listen on ${config.host}:${config.port}: the port is in use (set PORT)`
+      : `cannot start: ${e.message}`,
+    { err: e },
+  );
+  process.exit(1);
+}
 logger.info(`orders ${config.version} listening on ${url}`, {
   url,
   delayMs: config.delayMs,

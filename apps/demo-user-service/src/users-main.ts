@@ -20,7 +20,20 @@ if (config.jwt.secretGenerated) {
 }
 const service = await createUsersService(config, logger);
 // SIGTERM/SIGINT run @koa-mesh/health's graceful shutdown, which exits the process.
-const url = await service.start({ ownProcess: true });
+let url: string;
+try {
+  url = await service.start({ ownProcess: true });
+} catch (err) {
+  // EADDRINUSE and friends: one line that says what to change, not a stack.
+  const e = err as NodeJS.ErrnoException;
+  logger.error(
+    e.code === 'EADDRINUSE'
+      ? `cannot listen on ${config.host}:${config.port}: the port is in use (set PORT)`
+      : `cannot start: ${e.message}`,
+    { err: e },
+  );
+  process.exit(1);
+}
 logger.info(`users service listening on ${url}`, {
   url,
   discovery: config.consulAddr ? `consul ${config.consulAddr}` : 'static',

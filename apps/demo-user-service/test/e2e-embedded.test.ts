@@ -2,6 +2,7 @@ import {
   call,
   itWith,
   loginAs,
+  runUsers,
   startOrders,
   startUsers,
   stopAll,
@@ -96,4 +97,24 @@ describe('end to end with embedded defaults', () => {
   });
 
   itWith('promtool', 'serves /metrics that passes promtool', () => promtoolFlow(users!.url));
+});
+
+describe('start-up configuration', () => {
+  it('refuses to start with one clear line per bad variable (production without a JWT secret)', async () => {
+    const proc = await runUsers({
+      NODE_ENV: 'production',
+      PORT: 'eighty',
+      RATE_LIMIT_FAIL_POLICY: 'maybe',
+    });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toContain(
+      [
+        'users service: invalid configuration:',
+        '  - PORT: expected an integer from 0 to 65535, got "eighty"',
+        '  - JWT_SECRET: required when NODE_ENV=production (generate one with `openssl rand -base64 48`)',
+        '  - RATE_LIMIT_FAIL_POLICY: expected one of open, closed, got "maybe"',
+      ].join('\n'),
+    );
+    expect(proc.output()).not.toMatch(/\n\s+at /); // no stack trace
+  });
 });

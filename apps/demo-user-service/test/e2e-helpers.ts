@@ -43,6 +43,11 @@ export function startOrders(
   return start('orders-main.ts', { ORDERS_VERSION: version, ...env });
 }
 
+/** Runs the users executable with `env` and no readiness wait, for start-up failures. */
+export async function runUsers(env: Record<string, string>): Promise<ManagedProcess> {
+  return startNode(src('users-main.ts'), { env: { ...process.env, ...BASE_ENV, ...env } });
+}
+
 export function startUsers(env: Record<string, string> = {}): Promise<Child> {
   return start('users-main.ts', {
     JWT_SECRET: 'e2e-secret-shared-by-every-users-process!',

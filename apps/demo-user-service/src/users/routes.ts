@@ -46,22 +46,24 @@ export function apiRouter({ users, tokens, orders }: ApiDeps): Router {
     ctx.body = { accessToken: token, tokenType: 'Bearer', expiresIn, user: toPublicUser(user) };
   });
 
+  // requireAuth goes on each route rather than `api.use()`, so that even a 401 is recorded under
+  // its route template (a router-level middleware would leave @koa/router's prefix regexp).
   const api = new Router({ prefix: '/api/users' });
-  api.use(requireAuth());
+  const auth = requireAuth();
 
-  api.get('/', async function listUsers(ctx: Context) {
+  api.get('/', auth, async function listUsers(ctx: Context) {
     const page = parsePage(ctx.query);
     const { items, total } = await users.list(page);
     ctx.body = { items: items.map(toPublicUser), total, limit: page.limit, offset: page.offset };
   });
 
-  api.get('/:id', async function getUser(ctx: Context) {
+  api.get('/:id', auth, async function getUser(ctx: Context) {
     const user = await users.get(parseId(ctx.params.id));
     if (!user) throw new NotFoundError('no such user');
     ctx.body = toPublicUser(user);
   });
 
-  api.post('/', requireJson(), async function createUser(ctx: Context) {
+  api.post('/', auth, requireJson(), async function createUser(ctx: Context) {
     assertRole(ctx, 'admin');
     const input = parseCreateUser(ctx.request.body);
     const user = await users.create({
@@ -75,7 +77,7 @@ export function apiRouter({ users, tokens, orders }: ApiDeps): Router {
     ctx.body = toPublicUser(user);
   });
 
-  api.put('/:id', requireJson(), async function updateUser(ctx: Context) {
+  api.put('/:id', auth, requireJson(), async function updateUser(ctx: Context) {
     const id = parseId(ctx.params.id);
     assertSelfOrAdmin(ctx, id);
     const input = parseUpdateUser(ctx.request.body);
@@ -90,7 +92,7 @@ export function apiRouter({ users, tokens, orders }: ApiDeps): Router {
     ctx.body = toPublicUser(user);
   });
 
-  api.delete('/:id', async function deleteUser(ctx: Context) {
+  api.delete('/:id', auth, async function deleteUser(ctx: Context) {
     assertRole(ctx, 'admin');
     if (!(await users.delete(parseId(ctx.params.id)))) throw new NotFoundError('no such user');
     ctx.status = 204;
@@ -98,6 +100,7 @@ export function apiRouter({ users, tokens, orders }: ApiDeps): Router {
 
   api.get(
     '/:id/orders',
+    auth,
     async function authorizeOrders(ctx: Context, next: Next) {
       const id = parseId(ctx.params.id);
       assertSelfOrAdmin(ctx, id);
