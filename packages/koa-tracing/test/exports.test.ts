@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as api from '../src/index.js';
 
 describe('public surface', () => {
@@ -28,6 +30,16 @@ describe('public surface', () => {
         'tracing',
       ].sort(),
     );
+  });
+
+  it('imports the optional SDK peers from the sdk entry only', () => {
+    const src = join(__dirname, '..', 'src');
+    const importers = readdirSync(src).filter((f) =>
+      /from '@opentelemetry\/(sdk-|resources|exporter-)|import\('@opentelemetry\/(sdk-|resources|exporter-)/.test(
+        readFileSync(join(src, f), 'utf8'),
+      ),
+    );
+    expect(importers).toEqual(['sdk.ts']);
   });
 
   it('keeps the SDK out of the main entry', async () => {
