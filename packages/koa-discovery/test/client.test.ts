@@ -154,6 +154,24 @@ describe('fetch through ctx.state.discovery', () => {
     expect(reset.hits).toBe(1);
   });
 
+  it('stops retrying when the retry budget is spent', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const b = track(await upstream('b'));
+    const mw = discovery({
+      services: { orders: [dead, b.url] },
+      balancer: 'round-robin',
+      random: () => 0, // starts at `dead`
+      fetch: { retryBudget: { ratio: 0, minRetriesPerSecond: 0 } },
+      env: false,
+    });
+    mids.push(mw);
+    await expect(mw.client.fetch('orders', '/')).rejects.toMatchObject({
+      code: 'ERR_KOA_MESH_SERVICE_UNAVAILABLE',
+      message: expect.stringMatching(/1 instance\(s\) tried/),
+    });
+    expect(b.hits).toBe(0);
+  });
+
   it('carries the trace context through @opentelemetry/api when a propagator is set', async () => {
     const a = track(await upstream('a'));
     const propagator: TextMapPropagator = {
