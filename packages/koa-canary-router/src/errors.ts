@@ -5,6 +5,7 @@ export const ERROR_CODES = Object.freeze({
   CONNECT_TIMEOUT: 'ERR_KOA_MESH_CANARY_CONNECT_TIMEOUT',
   UPSTREAM_TIMEOUT: 'ERR_KOA_MESH_CANARY_UPSTREAM_TIMEOUT',
   BODY_CONSUMED: 'ERR_KOA_MESH_CANARY_BODY_CONSUMED',
+  BAD_REQUEST_TARGET: 'ERR_KOA_MESH_CANARY_BAD_REQUEST_TARGET',
 });
 
 /**
@@ -108,6 +109,19 @@ export class BodyConsumedError extends CanaryRouterError {
       'urn:koa-mesh:canary-router:body-consumed',
       'Request body already consumed',
       'the request body was read by another middleware and no ctx.request.rawBody is available to replay: mount canaryRouter before the body parser',
+    );
+  }
+}
+
+/** 400: the request target has no path to forward (e.g. `OPTIONS *`). */
+export class BadRequestTargetError extends CanaryRouterError {
+  constructor() {
+    super(
+      ERROR_CODES.BAD_REQUEST_TARGET,
+      400,
+      'urn:koa-mesh:canary-router:bad-request-target',
+      'Bad request target',
+      'the request target has no path that can be forwarded',
     );
   }
 }

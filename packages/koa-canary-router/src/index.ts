@@ -16,6 +16,7 @@ export type {
 export type { CanaryDecision, CanaryRouterEvents } from './events.js';
 export type { Weights } from './weights.js';
 export {
+  BadRequestTargetError,
   BodyConsumedError,
   CanaryRouterError,
   ConnectTimeoutError,

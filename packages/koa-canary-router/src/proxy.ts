@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { Agent } from 'undici';
 import {
+  BadRequestTargetError,
   BodyConsumedError,
   ConnectTimeoutError,
   UpstreamTimeoutError,
@@ -125,6 +126,11 @@ export class UpstreamProxy {
 
   private pathFor(ctx: Context, upstream: Upstream): string {
     let path = ctx.url;
+    if (path[0] !== '/') {
+      // Absolute-form (`GET http://host/x`) is rebuilt from Koa's parse; `*` has no path to send.
+      path = ctx.path + ctx.search;
+      if (path[0] !== '/') throw new BadRequestTargetError();
+    }
     const strip = this.options.stripPrefix;
     if (strip !== undefined && path.startsWith(strip)) {
       const rest = path.slice(strip.length);
@@ -162,6 +168,13 @@ export class UpstreamProxy {
       done(false, undefined, err);
       throw err;
     }
+    let path: string;
+    try {
+      path = this.pathFor(ctx, upstream);
+    } catch (err) {
+      done(false, undefined, err);
+      throw err;
+    }
     const injected = await this.trace.headers();
     const headers = upstreamHeaders(ctx, plan, injected, body.replay);
 
@@ -179,7 +192,7 @@ export class UpstreamProxy {
     try {
       data = await this.agent.request({
         origin: upstream.origin,
-        path: this.pathFor(ctx, upstream),
+        path,
         method: ctx.method as 'GET',
         headers,
         body: body.body,

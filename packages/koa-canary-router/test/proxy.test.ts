@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { createServer as createNetServer, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { bodyParser } from '@koa/bodyparser';
 import koaBodyParser from 'koa-bodyparser';
 import Koa2 from 'koa2';
@@ -211,6 +211,40 @@ describe('proxying', () => {
     // What sits in socket buffers and stream high-water marks, far below the 100 MB body.
     expect(maxUpGap).toBeLessThan(40 * 1024 * 1024);
     expect(maxDownGap).toBeLessThan(40 * 1024 * 1024);
+  });
+
+  it('reuses pooled keep-alive connections to the upstream', async () => {
+    const sockets = new Set<unknown>();
+    const up = await upstream('up', (req, res) => {
+      sockets.add(req.socket);
+      res.end('ok');
+    });
+    open.push(up);
+    const gw = await gateway(up.url);
+    for (let i = 0; i < 5; i++) expect((await send(`${gw.url}/`)).status).toBe(200);
+    expect(sockets.size).toBe(1);
+  });
+
+  it('forwards an absolute-form request target by its path, and answers 400 to `*`', async () => {
+    const up = await upstream('up');
+    open.push(up);
+    const gw = await gateway(up.url);
+    const raw = (line: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(gw.server.port, '127.0.0.1', () =>
+          socket.write(`${line}\r\nHost: x\r\nConnection: close\r\n\r\n`),
+        );
+        let text = '';
+        socket.on('data', (c: Buffer) => (text += c.toString()));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+    const absolute = await raw('GET http://elsewhere.example/users/1?x=2 HTTP/1.1');
+    expect(absolute).toMatch(/^HTTP\/1\.1 200/);
+    expect(up.seen[0]!.url).toBe('/users/1?x=2');
+    const star = await raw('OPTIONS * HTTP/1.1');
+    expect(star).toMatch(/^HTTP\/1\.1 400/);
+    expect(star).toContain('ERR_KOA_MESH_CANARY_BAD_REQUEST_TARGET');
   });
 
   it('answers HEAD and 204 without a body', async () => {
