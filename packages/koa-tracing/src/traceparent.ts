@@ -1,5 +1,3 @@
-import { isAllZeros, isLowerHex } from './hex.js';
-
 /** The `sampled` bit of W3C trace-flags. */
 export const FLAG_SAMPLED = 0x01;
 /** W3C Trace Context Level 2 `random` bit: the trace id's right-most 7 bytes are random. */
@@ -48,20 +46,32 @@ function trimOws(value: string): string {
 export function parseTraceparent(header: string | undefined): ParsedTraceContext | undefined {
   if (header === undefined || header.length > MAX_TRACEPARENT_LENGTH) return undefined;
   const value = trimOws(header);
-  if (value.length < TRACEPARENT_LENGTH) return undefined;
-  if (!isLowerHex(value, 0, 2)) return undefined;
-  const version = value.slice(0, 2);
-  if (version === 'ff') return undefined;
-  if (version === '00' && value.length !== TRACEPARENT_LENGTH) return undefined;
-  if (value.length > TRACEPARENT_LENGTH && value.charCodeAt(TRACEPARENT_LENGTH) !== 45) {
-    return undefined;
+  const length = value.length;
+  if (length < TRACEPARENT_LENGTH) return undefined;
+  // One pass over the fixed layout: `-` at 2, 35 and 52, lowercase hex elsewhere, and a non-zero
+  // digit somewhere in the trace-id (3..34) and in the parent-id (36..51).
+  let traceNonZero = false;
+  let parentNonZero = false;
+  for (let i = 0; i < TRACEPARENT_LENGTH; i++) {
+    const c = value.charCodeAt(i);
+    if (i === 2 || i === 35 || i === 52) {
+      if (c !== 45) return undefined;
+      continue;
+    }
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return undefined;
+    if (c !== 48) {
+      if (i > 2 && i < 35) traceNonZero = true;
+      else if (i > 35 && i < 52) parentNonZero = true;
+    }
   }
-  if (value.charCodeAt(2) !== 45 || value.charCodeAt(35) !== 45 || value.charCodeAt(52) !== 45) {
-    return undefined;
+  if (!traceNonZero || !parentNonZero) return undefined;
+  const v0 = value.charCodeAt(0);
+  const v1 = value.charCodeAt(1);
+  if (v0 === 102 && v1 === 102) return undefined; // version ff
+  if (length > TRACEPARENT_LENGTH) {
+    // Version 00 is exactly 55 characters; a later version may carry a `-`-separated tail.
+    if ((v0 === 48 && v1 === 48) || value.charCodeAt(TRACEPARENT_LENGTH) !== 45) return undefined;
   }
-  if (!isLowerHex(value, 3, 35) || isAllZeros(value, 3, 35)) return undefined;
-  if (!isLowerHex(value, 36, 52) || isAllZeros(value, 36, 52)) return undefined;
-  if (!isLowerHex(value, 53, 55)) return undefined;
   return {
     traceId: value.slice(3, 35),
     spanId: value.slice(36, 52),
