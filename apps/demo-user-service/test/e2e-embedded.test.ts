@@ -8,7 +8,9 @@ import {
   stopAll,
   type Child,
 } from './e2e-helpers.js';
+import { startApp } from '@koa-mesh/testkit';
 import {
+  TRACE_ID,
   breakerFlow,
   crudFlow,
   expect429,
@@ -116,5 +118,43 @@ describe('start-up configuration', () => {
       ].join('\n'),
     );
     expect(proc.output()).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
+
+describe('trace export', () => {
+  it('exports spans over OTLP/HTTP when an endpoint is set, flushing them at shutdown', async () => {
+    // A stand-in collector: records what the OTLP exporter posts.
+    const posts: Array<{ path: string; type: string; body: Buffer }> = [];
+    const collector = await startApp((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        posts.push({
+          path: req.url ?? '',
+          type: req.headers['content-type'] ?? '',
+          body: Buffer.concat(chunks),
+        });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    let orders: Child | undefined;
+    try {
+      orders = await startOrders('v1', { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url });
+      const res = await call(orders.url, '/orders/0b6f1a52-4a8e-4f6e-9a53-1b7f2c0e8d11', {
+        headers: { traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` },
+      });
+      expect(res.body.traceId).toBe(TRACE_ID);
+      expect(await orders.proc.stop('SIGTERM', 10_000)).toBe(0);
+      const sent = Buffer.concat(posts.filter((p) => p.path === '/v1/traces').map((p) => p.body));
+      // OTLP/JSON writes ids as hex; OTLP protobuf as raw bytes. Either is fine.
+      const has = (text: string, bytes: Buffer = Buffer.from(text)): boolean =>
+        sent.includes(Buffer.from(text)) || sent.includes(bytes);
+      expect(has(TRACE_ID, Buffer.from(TRACE_ID, 'hex'))).toBe(true);
+      expect(has('GET /orders/:userId')).toBe(true);
+      expect(has('orders')).toBe(true);
+    } finally {
+      await stopAll([orders]);
+      await collector.close();
+    }
   });
 });
