@@ -638,6 +638,37 @@ describe('client aborts and the resolver release contract', () => {
     expect((await send(`${gw2.url}/`)).status).toBe(200);
   });
 
+  it('survives a client that leaves after ctx.body is set but before Koa pipes it (undici body without error listener)', async () => {
+    // Regression for the trap in DESIGN.md: Koa destroys the stream body when the response closes,
+    // undici's body then emits an abort error, and Koa 3 only listens for errors once it pipes.
+    let bodySet = false;
+    const up = await startApp((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first');
+    });
+    open.push(up);
+    const { resolver, releases } = recordingResolver(up.url);
+    const slowOuter: Parameters<ReturnType<typeof appWith>['use']>[0] = async (ctx, next) => {
+      await next();
+      bodySet = ctx.body !== undefined;
+      // An outer middleware still busy (a log flush, say) when the client goes away.
+      await new Promise<void>((resolve) => ctx.res.once('close', resolve));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    };
+    const gw = await gateway(resolver, { before: [slowOuter] });
+    const req = httpRequest(`${gw.url}/`, { agent: false });
+    req.on('error', () => undefined);
+    req.end();
+    await waitFor(() => bodySet);
+    req.destroy();
+    await waitFor(() => releases.length === 1);
+    expect(releases[0]!.outcome.ok).toBe(false);
+    // Still alive and serving.
+    const up2 = await upstream('again');
+    open.push(up2);
+    expect((await send(`${(await gateway(up2.url)).url}/`)).status).toBe(200);
+  });
+
   it('reports a throwing release without failing the request', async () => {
     const up = await upstream('up');
     open.push(up);
