@@ -17,7 +17,7 @@ import { startApp, waitFor, type RunningServer } from '@koa-mesh/testkit';
 import Koa from 'koa';
 import Koa2 from 'koa2';
 import request from 'supertest';
-import { Agent, request as undiciRequest } from 'undici';
+import { Agent, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import {
   injectTraceHeaders,
   startClientSpan,
@@ -415,6 +415,32 @@ describe('context for downstream code', () => {
       expect(await res.json()).toEqual({ traceId: outer.spanContext().traceId });
     } finally {
       await a.close();
+      await b.close();
+      await dispatcher.close();
+    }
+  });
+
+  it('traceInterceptor also serves undici fetch, replacing stale trace headers', async () => {
+    const downstream = traced();
+    downstream.use(
+      (ctx) => void (ctx.body = { traceparent: ctx.get('traceparent'), other: ctx.get('x-other') }),
+    );
+    const b = await startApp(downstream);
+    const dispatcher = new Agent().compose(traceInterceptor());
+    const upstream = traced();
+    upstream.use(async (ctx) => {
+      const res = await undiciFetch(`${b.url}/inner`, {
+        dispatcher,
+        headers: { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`, 'x-other': 'kept' },
+      });
+      ctx.body = await res.json();
+    });
+    try {
+      const res = await request(upstream.callback()).get('/outer').expect(200);
+      const outer = (await serverSpans(2)).find((s) => s.attributes['url.path'] === '/outer')!;
+      const { traceId, spanId } = outer.spanContext();
+      expect(res.body).toEqual({ traceparent: `00-${traceId}-${spanId}-01`, other: 'kept' });
+    } finally {
       await b.close();
       await dispatcher.close();
     }
