@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { bucketOf } from '@koa-mesh/canary-router';
 import { findBinary, waitFor } from '@koa-mesh/testkit';
 import { call, loginAs, type Child, type Reply } from './e2e-helpers.js';
 
@@ -52,6 +53,14 @@ export async function crudFlow(base: string): Promise<void> {
   expect(bad.status).toBe(400);
   expect(bad.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect(bad.body.requestId).toBe(bad.headers.get('x-request-id'));
+}
+
+/**
+ * The version the canary router must give `userId` at `weight` percent: canary when the user's
+ * bucket (a hash of rollout and user id) lies below the weight's share of the bucket range.
+ */
+export function expectedVersion(userId: string, weight: number, rollout = 'orders-v2'): string {
+  return bucketOf(rollout, userId) < Math.round((weight / 100) * 2 ** 32) ? 'v2' : 'v1';
 }
 
 /** The version a user gets for their orders, over `n` calls; asserts it never changes. */
