@@ -16,6 +16,7 @@ interface Pkg {
   name: string;
   factory: string;
   entries: string[];
+  peers: Record<string, string>;
   tarball?: string;
 }
 
@@ -35,7 +36,20 @@ const pkgs: Pkg[] = readdirSync(join(root, 'packages'))
     entries: Object.keys(json.exports ?? {})
       .filter((k) => k !== './package.json')
       .map((k) => (k === '.' ? json.name : `${json.name}/${k.slice(2)}`)),
+    peers: (json.peerDependencies ?? {}) as Record<string, string>,
   }));
+
+/** Every peer of every package, optional ones included (a subpath such as tracing/sdk needs its own). */
+function peerSpecs(): string[] {
+  const ranges = new Map<string, string>();
+  for (const pkg of pkgs) {
+    for (const [name, range] of Object.entries(pkg.peers)) {
+      if (name === 'koa' || ranges.has(name)) continue;
+      ranges.set(name, range);
+    }
+  }
+  return [...ranges].map(([name, range]) => `${name}@${range}`);
+}
 
 const run = (cmd: string, args: string[], cwd: string, timeout = 120_000): string =>
   execFileSync(cmd, args, { cwd, encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -69,8 +83,8 @@ beforeAll(() => {
     join(consumer, 'package.json'),
     JSON.stringify({ name: 'koa-mesh-consumer', private: true, version: '0.0.0' }, null, 2),
   );
-  // Peers (koa, prom-client, @opentelemetry/api) come with npm's automatic peer install; types
-  // a TypeScript user of Koa would have are added explicitly.
+  // Peers are installed explicitly, optional ones too, as a user of every entry point would;
+  // so are the types a TypeScript user of Koa has.
   check(
     'npm',
     [
@@ -80,6 +94,7 @@ beforeAll(() => {
       '--prefer-offline',
       '--loglevel=error',
       ...pkgs.map((p) => p.tarball!),
+      ...peerSpecs(),
       'koa@^3',
       '@types/koa@^3',
       '@types/node@^20',
@@ -95,6 +110,62 @@ afterAll(() => {
 it('finds the public packages', () => {
   expect(pkgs.length).toBeGreaterThan(0);
   for (const pkg of pkgs) expect(typeof pkg.factory).toBe('string');
+});
+
+// One tsc run per resolution mode for every package at once (a tsc start costs seconds); the
+// files are named after the package, so an error says whose types broke.
+it('type-checks a consumer of every package under node16 (ESM and CJS) and bundler resolution', () => {
+  const dir = mkdtempSync(join(consumer, 'tsc-'));
+  const body = (pkg: Pkg): string =>
+    [
+      `import type { Middleware } from 'koa';`,
+      `import { ${pkg.factory} } from '${pkg.name}';`,
+      `type Mw = ReturnType<typeof ${pkg.factory}>;`,
+      `export const asKoa = (mw: Mw): Middleware => mw;`,
+      `export const factory: (...args: never[]) => unknown = ${pkg.factory};`,
+      ...pkg.entries
+        .filter((e) => e !== pkg.name)
+        .map(
+          (e, i) =>
+            `import * as sub${i} from '${e}';\nexport const subKeys${i} = Object.keys(sub${i});`,
+        ),
+      '',
+    ].join('\n');
+  const node16: string[] = [];
+  const bundler: string[] = [];
+  for (const pkg of pkgs) {
+    const slug = pkg.name.replace(/^@koa-mesh\//, '');
+    for (const ext of ['mts', 'cts']) {
+      writeFileSync(join(dir, `${slug}.${ext}`), body(pkg));
+      node16.push(`${slug}.${ext}`);
+    }
+    writeFileSync(join(dir, `${slug}.bundler.ts`), body(pkg));
+    bundler.push(`${slug}.bundler.ts`);
+  }
+  const base = {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: false,
+    types: ['node'],
+    typeRoots: [join(consumer, 'node_modules', '@types')],
+    target: 'ES2022',
+  };
+  writeFileSync(
+    join(dir, 'tsconfig.node16.json'),
+    JSON.stringify({
+      compilerOptions: { ...base, module: 'node16', moduleResolution: 'node16' },
+      files: node16,
+    }),
+  );
+  writeFileSync(
+    join(dir, 'tsconfig.bundler.json'),
+    JSON.stringify({
+      compilerOptions: { ...base, module: 'esnext', moduleResolution: 'bundler' },
+      files: bundler,
+    }),
+  );
+  check(bin('tsc'), ['-p', 'tsconfig.node16.json'], dir);
+  check(bin('tsc'), ['-p', 'tsconfig.bundler.json'], dir);
 });
 
 describe.each(pkgs.map((p) => [p.name, p] as const))('%s', (_name, pkg) => {
@@ -134,52 +205,6 @@ describe.each(pkgs.map((p) => [p.name, p] as const))('%s', (_name, pkg) => {
       consumer,
     ).trim();
     expect(kind).toBe('function');
-  });
-
-  it('type-checks a consumer under node16 (ESM and CJS) and bundler resolution', () => {
-    const dir = mkdtempSync(join(consumer, 'tsc-'));
-    const body = (from: string): string =>
-      [
-        `import type { Middleware } from 'koa';`,
-        `import { ${pkg.factory} } from '${from}';`,
-        `type Mw = ReturnType<typeof ${pkg.factory}>;`,
-        `export const asKoa = (mw: Mw): Middleware => mw;`,
-        `export const factory: (...args: never[]) => unknown = ${pkg.factory};`,
-        ...pkg.entries
-          .filter((e) => e !== pkg.name)
-          .map(
-            (e, i) =>
-              `import * as sub${i} from '${e}';\nexport const subKeys${i} = Object.keys(sub${i});`,
-          ),
-        '',
-      ].join('\n');
-    writeFileSync(join(dir, 'esm.mts'), body(pkg.name));
-    writeFileSync(join(dir, 'cjs.cts'), body(pkg.name));
-    writeFileSync(join(dir, 'bundler.ts'), body(pkg.name));
-    const base = {
-      strict: true,
-      noEmit: true,
-      skipLibCheck: false,
-      types: ['node'],
-      typeRoots: [join(consumer, 'node_modules', '@types')],
-      target: 'ES2022',
-    };
-    writeFileSync(
-      join(dir, 'tsconfig.node16.json'),
-      JSON.stringify({
-        compilerOptions: { ...base, module: 'node16', moduleResolution: 'node16' },
-        files: ['esm.mts', 'cjs.cts'],
-      }),
-    );
-    writeFileSync(
-      join(dir, 'tsconfig.bundler.json'),
-      JSON.stringify({
-        compilerOptions: { ...base, module: 'esnext', moduleResolution: 'bundler' },
-        files: ['bundler.ts'],
-      }),
-    );
-    check(bin('tsc'), ['-p', 'tsconfig.node16.json'], dir);
-    check(bin('tsc'), ['-p', 'tsconfig.bundler.json'], dir);
   });
 
   it('is clean under publint and arethetypeswrong', () => {
