@@ -58,16 +58,17 @@ function isUrl(value: unknown): value is URL {
 function renderProblem(ctx: Context, err: CanaryRouterError, version: string | undefined): void {
   ctx.status = err.status;
   if (version !== undefined) ctx.set('X-Service-Version', version);
-  ctx.type = 'application/problem+json';
   const requestId = (ctx.state as { requestId?: unknown }).requestId;
-  ctx.body = {
+  // Serialised here: Koa 2 would relabel an object body application/json.
+  ctx.type = 'application/problem+json';
+  ctx.body = JSON.stringify({
     type: err.type,
     title: err.title,
     status: err.status,
     detail: err.message,
     code: err.code,
     ...(typeof requestId === 'string' ? { requestId } : {}),
-  };
+  });
 }
 
 /**

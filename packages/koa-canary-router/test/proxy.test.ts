@@ -300,6 +300,39 @@ describe('proxying', () => {
   });
 });
 
+describe('on Koa 2', () => {
+  it('proxies small and streamed bodies and renders its errors', async () => {
+    const up = await upstream('up', (req, res) => {
+      if (req.url === '/stream') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('a');
+        return setImmediate(() => res.end('b'));
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end('{"ok":true}');
+    });
+    const gone = await startApp((_q, s) => s.end());
+    await gone.close();
+    open.push(up);
+    const router = canaryRouter({
+      arms: { stable: { target: up.url }, broken: { target: gone.url } },
+      rules: [{ pathPrefix: '/broken', arm: 'broken' }],
+    });
+    const app = new Koa2();
+    app.on('error', () => undefined);
+    app.use(router as never);
+    const server = await startApp(app);
+    open.push(server, router);
+    const small = await send(`${server.url}/`);
+    expect(small.body.toString()).toBe('{"ok":true}');
+    expect(small.headers['content-type']).toBe('application/json');
+    expect((await send(`${server.url}/stream`)).body.toString()).toBe('ab');
+    const broken = await send(`${server.url}/broken`);
+    expect(broken.status).toBe(502);
+    expect(broken.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
+});
+
 describe('headers', () => {
   it('removes hop-by-hop request headers, including those Connection names', async () => {
     const up = await upstream('up');
