@@ -56,6 +56,31 @@ describe('users API', () => {
       .send({ roles: ['admin'] });
     expect(escalate.status).toBe(403);
     expect(escalate.body.code).toBe('ERR_DEMO_FORBIDDEN');
+    // Changing one's own password takes the current one; an admin resets without it.
+    const noCurrent = await request(callback)
+      .put(`/api/users/${id}`)
+      .set(bob.auth)
+      .send({ password: 'new-bob-password' });
+    expect(noCurrent.status).toBe(400);
+    expect(noCurrent.body.errors).toEqual([
+      { field: 'body.currentPassword', message: 'is required to change your email or password' },
+    ]);
+    const wrongCurrent = await request(callback)
+      .put(`/api/users/${id}`)
+      .set(bob.auth)
+      .send({ password: 'new-bob-password', currentPassword: 'not-bobs-password' });
+    expect(wrongCurrent.status).toBe(403);
+    await request(callback)
+      .put(`/api/users/${id}`)
+      .set(bob.auth)
+      .send({ password: 'new-bob-password', currentPassword: 'bob-password-123' })
+      .expect(200);
+    await login(callback, { email: 'bob@example.com', password: 'new-bob-password' });
+    await request(callback)
+      .put(`/api/users/${id}`)
+      .set(ada.auth)
+      .send({ password: 'reset-by-ada-123' })
+      .expect(200);
     // Nor change someone else.
     expect(
       (await request(callback).put(`/api/users/${alice.id}`).set(bob.auth).send({ name: 'x' }))

@@ -3,7 +3,13 @@ import type { Context, Middleware, Next } from 'koa';
 import { hashPassword, verifyPassword } from '../auth/password.js';
 import { assertRole, assertSelfOrAdmin, requireAuth } from '../auth/middleware.js';
 import type { TokenService } from '../auth/jwt.js';
-import { NotFoundError, UnauthorizedError, UnsupportedMediaTypeError } from '../http/errors.js';
+import {
+  ForbiddenError,
+  NotFoundError,
+  UnauthorizedError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../http/errors.js';
 import { toPublicUser } from './model.js';
 import type { UserRepository } from './repository.js';
 import { parseCreateUser, parseId, parseLogin, parsePage, parseUpdateUser } from './validation.js';
@@ -82,6 +88,23 @@ export function apiRouter({ users, tokens, orders }: ApiDeps): Router {
     assertSelfOrAdmin(ctx, id);
     const input = parseUpdateUser(ctx.request.body);
     if (input.roles !== undefined) assertRole(ctx, 'admin');
+    const isAdmin = ctx.state.user?.roles.includes('admin') === true;
+    if (!isAdmin && (input.email !== undefined || input.password !== undefined)) {
+      // A stolen token alone must not be enough to take the account over.
+      if (input.currentPassword === undefined) {
+        throw new ValidationError([
+          {
+            field: 'body.currentPassword',
+            message: 'is required to change your email or password',
+          },
+        ]);
+      }
+      const current = await users.get(id);
+      if (!current) throw new NotFoundError('no such user');
+      if (!(await verifyPassword(input.currentPassword, current.passwordHash))) {
+        throw new ForbiddenError('the current password is wrong');
+      }
+    }
     const user = await users.update(id, {
       ...(input.email !== undefined ? { email: input.email } : {}),
       ...(input.name !== undefined ? { name: input.name } : {}),

@@ -15,7 +15,10 @@ export interface CreateUserInput {
   roles: Role[];
 }
 
-export type UpdateUserInput = Partial<CreateUserInput>;
+export type UpdateUserInput = Partial<CreateUserInput> & {
+  /** The caller's own password, required when a user changes their own email or password. */
+  currentPassword?: string;
+};
 
 export interface LoginInput {
   email: string;
@@ -70,6 +73,15 @@ const roles: Rule = (value, field, errors) => {
   return value as Role[];
 };
 
+/** A password as typed, checked for shape only: a policy change must not lock out old accounts. */
+const anyPassword: Rule = (value, field, errors) => {
+  if (typeof value !== 'string' || value.length < 1 || value.length > 128) {
+    errors.push({ field, message: 'must be a string of 1 to 128 characters' });
+    return undefined;
+  }
+  return value;
+};
+
 function objectBody(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ValidationError([{ field: 'body', message: 'must be a JSON object' }]);
@@ -117,19 +129,23 @@ export function parseCreateUser(body: unknown): CreateUserInput {
 }
 
 export function parseUpdateUser(body: unknown): UpdateUserInput {
-  return check<UpdateUserInput>(body, { email, name, password, roles }, [], true);
+  const input = check<UpdateUserInput>(
+    body,
+    { email, name, password, roles, currentPassword: anyPassword },
+    [],
+    true,
+  );
+  const { currentPassword: _, ...changes } = input;
+  if (Object.keys(changes).length === 0) {
+    throw new ValidationError([
+      { field: 'body', message: 'must set at least one of email, name, password, roles' },
+    ]);
+  }
+  return input;
 }
 
 export function parseLogin(body: unknown): LoginInput {
-  // Login checks shape only: a password policy change must not lock out existing accounts.
-  const loginPassword: Rule = (value, field, errors) => {
-    if (typeof value !== 'string' || value.length < 1 || value.length > 128) {
-      errors.push({ field, message: 'must be a string of 1 to 128 characters' });
-      return undefined;
-    }
-    return value;
-  };
-  return check<LoginInput>(body, { email, password: loginPassword }, ['email', 'password']);
+  return check<LoginInput>(body, { email, password: anyPassword }, ['email', 'password']);
 }
 
 /** A path `:id`: a UUID, or a 400 naming `params.id`. */
