@@ -128,6 +128,12 @@ export class Policy {
     pushBack: PushBack<A>,
     permit: Permit,
   ): Promise<T> {
+    if (signal?.aborted) {
+      // Aborted while it waited for a bulkhead slot that has just been handed over.
+      this.bulkhead?.leave();
+      this.state.record(permit, 'ignored', this.p.clock());
+      return Promise.reject(signal.reason);
+    }
     this.running++;
     if (this.p.timeoutMs === Infinity && signal === undefined)
       return this.direct(work, a, b, judge, pushBack, permit);

@@ -28,6 +28,15 @@ function header(headers: unknown, name: string): unknown {
  * or 503. Undefined otherwise.
  */
 export function retryAfterOf(x: unknown): number | undefined {
+  try {
+    return readRetryAfter(x);
+  } catch {
+    // A hostile or broken `headers` object must not stop the outcome from being recorded.
+    return undefined;
+  }
+}
+
+function readRetryAfter(x: unknown): number | undefined {
   if (typeof x !== 'object' || x === null) return undefined;
   const o = x as {
     status?: unknown;

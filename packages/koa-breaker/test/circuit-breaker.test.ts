@@ -208,6 +208,40 @@ describe('CircuitBreaker', () => {
     await expect(queued2).resolves.toBe('fourth');
   });
 
+  it('a caller abort while queued for the bulkhead leaves the queue and counts neither', async () => {
+    const cb = new CircuitBreaker({ maxConcurrent: 1, maxQueue: 1 });
+    const rejects: unknown[] = [];
+    cb.on('reject', (e) => rejects.push(e));
+    const gate = deferred<void>();
+    const first = cb.execute(() => gate.promise);
+    const ac = new AbortController();
+    const fn = jest.fn(async () => 1);
+    const queued = cb.execute(fn, ac.signal);
+    expect(cb.stats().queued).toBe(1);
+    ac.abort(new Error('caller left'));
+    await expect(queued).rejects.toThrow('caller left');
+    expect(cb.stats()).toMatchObject({ queued: 0, totals: { ignored: 1 } });
+    gate.resolve();
+    await first;
+    expect(fn).not.toHaveBeenCalled();
+    expect(rejects).toEqual([]);
+    expect(cb.stats().inFlight).toBe(0);
+  });
+
+  it('an error whose headers throw is still recorded (no lost permit)', async () => {
+    const cb = new CircuitBreaker({ failureThreshold: 1, openMs: 10, openJitter: 0 });
+    const hostile = Object.assign(new Error('upstream'), {
+      status: 503,
+      headers: {
+        get() {
+          throw new Error('hostile headers');
+        },
+      },
+    });
+    await expect(cb.execute(() => Promise.reject(hostile))).rejects.toBe(hostile);
+    expect(cb.stats()).toMatchObject({ state: 'open', reason: 'consecutiveFailures' });
+  });
+
   it('emits the lifecycle events with name and reason', async () => {
     const c = clock();
     const cb = new CircuitBreaker({
