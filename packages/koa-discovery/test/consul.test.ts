@@ -164,6 +164,27 @@ describeWith(['consul'], 'with a real Consul agent', () => {
     );
   });
 
+  it('frees every socket and timer on stop()', async () => {
+    const svc = await app('leaky');
+    // Idle keep-alive sockets must not expire by themselves during the test: only stop() may free them.
+    svc.server.keepAliveTimeout = 600_000;
+    const count = (): number =>
+      process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'Timeout')
+        .length;
+    const baseline = count();
+    const mw = discovery({
+      consul: { url: consul.url, watch: FAST_WATCH },
+      fetch: { keepAliveTimeoutMs: 600_000 },
+      register: { name: 'leaky', address: '127.0.0.1', check: { ttlMs: 3000, http: '/ready' } },
+    });
+    await mw.start({ port: svc.port });
+    const res = await mw.client.fetch('leaky', '/');
+    expect(await res.body.json()).toEqual({ name: 'leaky' });
+    expect(count()).toBeGreaterThan(baseline); // watch socket, pool socket, heartbeat timer
+    await mw.stop();
+    await waitFor(() => count() <= baseline, { message: 'sockets and timers to be freed' });
+  });
+
   describe('when the agent goes away', () => {
     let own: ConsulServer;
     beforeAll(async () => {

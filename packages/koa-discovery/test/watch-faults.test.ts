@@ -12,6 +12,8 @@ import { blockingTimeout, WatchEngine } from '../src/watch.js';
 interface Seen {
   index: number;
   wait: string | null;
+  dc: string | null;
+  passing: string | null;
   at: number;
 }
 
@@ -80,6 +82,8 @@ class FakeConsul {
     this.seen.push({
       index: Number(url.searchParams.get('index')),
       wait: url.searchParams.get('wait'),
+      dc: url.searchParams.get('dc'),
+      passing: url.searchParams.get('passing'),
       at: Date.now(),
     });
     const step = this.steps.shift();
@@ -167,6 +171,14 @@ describe('watch engine fault injection (fake Consul)', () => {
     fake.set(12, [entry('a', 4001), entry('b', 4002)]);
     await waitFor(() => lists.length === 2);
     expect(ids(watch.instances)).toEqual(['a', 'b']);
+  });
+
+  it('asks for passing instances only, in the datacenter given', async () => {
+    await setup();
+    const lists: (readonly Instance[])[] = [];
+    registry.watch('orders', 'dc2', (list) => lists.push(list));
+    await waitFor(() => lists.length === 1);
+    expect(fake.seen[0]).toMatchObject({ dc: 'dc2', passing: 'true' });
   });
 
   it('resets the index to 0 when it goes backwards', async () => {
