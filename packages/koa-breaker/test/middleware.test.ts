@@ -115,6 +115,45 @@ describe('breaker() middleware', () => {
     expect(events).toEqual(['open', 'halfOpen', 'open', 'halfOpen', 'close']);
   });
 
+  it('half-open: one probe at a time; other callers get an immediate 503 while it runs', async () => {
+    const c = clock();
+    const app = new Koa();
+    const mw = breaker({ failureThreshold: 1, openMs: 1000, openJitter: 0, clock: c.fn });
+    const gate = deferred();
+    let mode: 'fail' | 'slow' = 'fail';
+    let probes = 0;
+    app.use(mw);
+    app.use(async (ctx) => {
+      if (mode === 'fail') {
+        ctx.status = 500;
+        return;
+      }
+      probes++;
+      await gate.promise;
+      ctx.body = 'recovered';
+    });
+    const server = await startApp(app);
+    try {
+      const agent = supertest(server.url);
+      await agent.get('/').expect(500);
+      c.now = 1000;
+      mode = 'slow';
+      const probe = agent.get('/').then((r) => r.status);
+      await waitFor(() => probes === 1);
+      const other = await agent.get('/').expect(503);
+      expect(other.body.detail).toBe(
+        'circuit breaker "breaker" is half-open and its probes are taken',
+      );
+      expect(other.headers['retry-after']).toBe('1');
+      expect(probes).toBe(1);
+      gate.resolve();
+      await expect(probe).resolves.toBe(200);
+      expect(mw.get()!.state).toBe('closed');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('counts 4xx answers and thrown 4xx errors as successes', async () => {
     const app = new Koa();
     const mw = breaker({ failureThreshold: 1 });
