@@ -76,7 +76,7 @@ export interface NormalizedOptions {
 const PKG = '@koa-mesh/tracing';
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-function describe(value: unknown): string {
+function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return 'an array';
@@ -85,7 +85,7 @@ function describe(value: unknown): string {
 }
 
 function fail(option: string, expected: string, got: unknown): never {
-  throw new TypeError(`${PKG}: expected \`${option}\` to be ${expected}, got ${describe(got)}`);
+  throw new TypeError(`${PKG}: expected \`${option}\` to be ${expected}, got ${show(got)}`);
 }
 
 function never(): boolean {
