@@ -120,6 +120,14 @@ describe('start-up configuration', () => {
     );
     expect(proc.output()).not.toMatch(/\n\s+at /); // no stack trace
   });
+
+  it('exits 1 saying why when it cannot register in the configured Consul', async () => {
+    const proc = await runUsers({ PORT: '0', CONSUL_HTTP_ADDR: 'http://127.0.0.1:1' });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toMatch(
+      /"cannot start: cannot register in Consul at http:\/\/127\.0\.0\.1:1: /,
+    );
+  });
 });
 
 describe('trace export', () => {

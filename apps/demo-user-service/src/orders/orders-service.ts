@@ -98,7 +98,21 @@ export async function createOrdersService(
         ownProcess,
       });
       healthMw.markReady();
-      await discoveryMw.start({ port: served.port, address: config.advertiseHost });
+      try {
+        await discoveryMw.start({ port: served.port, address: config.advertiseHost });
+      } catch (err) {
+        // Fail fast: an instance nobody can discover should crash-loop (with the orchestrator's
+        // backoff) rather than run unseen. Once registered, Consul outages are survived.
+        served.shutdown.dispose();
+        served.server.close();
+        served.server.closeAllConnections();
+        throw new Error(
+          `cannot register in Consul at ${config.consulAddr}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
       return served.url;
     },
     stop() {
