@@ -64,6 +64,38 @@ interface ConsulApi {
 type CancelCtx = EventEmitter & { includeResponse?: boolean };
 
 /**
+ * The consul client's promise layer (papi) rejects only when `value instanceof Error`; an error
+ * from another realm (Node's own `ECONNREFUSED` seen from a vm context, as under jest) resolves
+ * as the value instead. A resolved Error is never a real answer, so treat it as the rejection.
+ */
+function strict(fn: Call, self: object): Call {
+  return async (options) => {
+    const value = await fn.call(self, options);
+    if (Object.prototype.toString.call(value) === '[object Error]') throw value;
+    return value;
+  };
+}
+
+function strictApi(raw: ConsulApi): ConsulApi {
+  const { health, agent } = raw;
+  return {
+    health: { service: strict(health.service, health) },
+    agent: {
+      service: {
+        register: strict(agent.service.register, agent.service),
+        deregister: strict(agent.service.deregister, agent.service),
+        maintenance: strict(agent.service.maintenance, agent.service),
+        list: strict(agent.service.list, agent.service),
+      },
+      check: {
+        pass: strict(agent.check.pass, agent.check),
+        fail: strict(agent.check.fail, agent.check),
+      },
+    },
+  };
+}
+
+/**
  * The real registry: registers this process through the Consul agent API (never the catalog API,
  * whose registrations anti-entropy removes), keeps the registration alive, and feeds instance
  * lists from blocking queries on `/v1/health/service/:name?passing`.
@@ -153,7 +185,7 @@ export class ConsulRegistry extends EventEmitter implements Registry {
       secure: url.protocol === 'https:',
       ...(token ? { defaults: { token } } : {}),
     });
-    this.#consul = this.#client as unknown as ConsulApi;
+    this.#consul = strictApi(this.#client as unknown as ConsulApi);
   }
 
   watch(
@@ -240,11 +272,18 @@ export class ConsulRegistry extends EventEmitter implements Registry {
   async register(registration: Registration): Promise<void> {
     if (this.#closed) throw new Error('@koa-mesh/discovery: the Consul registry is closed');
     const reg = normalizeRegistration(registration);
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#registration = reg;
     this.#deregistering = undefined;
-    await this.#registerOnce(reg);
-    this.emit('registered', { id: reg.id, name: reg.name, address: reg.address, port: reg.port });
-    this.#schedule();
+    try {
+      await this.#registerOnce(reg);
+      this.emit('registered', { id: reg.id, name: reg.name, address: reg.address, port: reg.port });
+    } finally {
+      // Even when the agent is unreachable now, keep trying: the sync loop registers us as soon
+      // as it answers (a `reregistered` event).
+      this.#schedule();
+    }
   }
 
   async #registerOnce(reg: NormalizedRegistration): Promise<void> {

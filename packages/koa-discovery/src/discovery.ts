@@ -34,7 +34,11 @@ export interface StartOptions {
 
 /** The middleware `discovery()` returns, with the lifecycle and the client. */
 export interface DiscoveryMiddleware extends Middleware {
-  /** Registers this process (when `register` is set) and opens the `watch` list's watches. */
+  /**
+   * Registers this process (when `register` is set) and opens the `watch` list's watches.
+   * Idempotent. Rejects when the first registration fails; the Consul registry keeps trying in
+   * the background, and `start()` may be called again.
+   */
   start(options?: StartOptions): Promise<void>;
   /** Marks unavailable, deregisters, ends watches, frees sockets. Idempotent; final. */
   stop(): Promise<void>;
@@ -127,7 +131,17 @@ export function discovery(options: DiscoveryOptions = {}): DiscoveryMiddleware {
 
   Object.defineProperties(middleware, {
     start: {
-      value: (startOptions?: StartOptions) => (started ??= start(startOptions)),
+      value: (startOptions?: StartOptions) => {
+        if (!started) {
+          const attempt = start(startOptions);
+          started = attempt;
+          // A failed start (agent unreachable) may be retried.
+          attempt.catch(() => {
+            if (started === attempt) started = undefined;
+          });
+        }
+        return started;
+      },
     },
     stop: { value: stop },
     client: { value: client, enumerable: true },

@@ -80,7 +80,10 @@ export interface Registry {
     dc: string | undefined,
     onChange: (instances: readonly Instance[]) => void,
   ): RegistryWatch;
-  /** Registers this process (and keeps the registration alive until `deregister`). */
+  /**
+   * Registers this process and keeps the registration alive until `deregister`. Rejects when the
+   * first attempt fails (a Consul registry keeps trying in the background).
+   */
   register?(registration: Registration): Promise<void>;
   /** Marks this process unavailable, then removes its registration. Idempotent. */
   deregister?(): Promise<void>;

@@ -234,5 +234,31 @@ describeWith(['consul'], 'with a real Consul agent', () => {
       const after = await caller.client.fetch('survivor', '/');
       expect(await after.body.json()).toEqual({ name: 'survivor' });
     });
+
+    it('rejects start() while the agent is down and registers once it is back', async () => {
+      const svc = await app('late');
+      await own.stop();
+      const provider = mesh({
+        consul: { url: own.url, requestTimeoutMs: 500, syncIntervalMs: 200 },
+        register: { name: 'late', address: '127.0.0.1', check: { http: '/ready' } },
+      });
+      const reregistered: unknown[] = [];
+      provider.on('reregistered', (e) => reregistered.push(e));
+      await expect(provider.start({ port: svc.port })).rejects.toMatchObject({
+        code: 'ECONNREFUSED',
+      });
+      expect(provider.snapshot().registration).toMatchObject({ healthy: false });
+      await own.start();
+      const id = `late-127.0.0.1-${svc.port}`;
+      await waitFor(
+        async () =>
+          Object.keys(await consulGet<Record<string, unknown>>(own, '/v1/agent/services')).includes(
+            id,
+          ),
+        { timeoutMs: 15_000, message: 'the service to register once the agent is back' },
+      );
+      expect(reregistered).toHaveLength(1);
+      expect(provider.snapshot().registration).toMatchObject({ healthy: true });
+    });
   });
 });
