@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import { createDiscovery } from '../mesh/discovery.js';
 import { serve, type Served } from '../mesh/server.js';
 import { startTracingSdk } from '../mesh/tracing-sdk.js';
-import { ordersRouter } from './service.js';
+import { ordersRouter } from './routes.js';
 
 export interface OrdersService {
   readonly app: Koa;

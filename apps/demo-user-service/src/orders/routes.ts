@@ -1,10 +1,8 @@
 import Router from '@koa/router';
-import Koa, { type Context } from 'koa';
+import type { Context } from 'koa';
 import type { OrdersConfig } from '../config.js';
 import { HttpError, ValidationError } from '../http/errors.js';
-import { problemHandler } from '../http/problem.js';
 import type { Logger } from '../logger.js';
-import { traceIdOf } from '../trace-context.js';
 import { ordersFor } from './data.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -51,22 +49,10 @@ export function ordersRouter({ config, random = Math.random }: OrdersAppOptions)
       userId: userId.toLowerCase(),
       version: config.version,
       instance: `${config.serviceName}-${config.version}-${config.port}`,
-      traceId:
-        typeof ctx.state.traceId === 'string'
-          ? ctx.state.traceId
-          : traceIdOf(ctx.get('traceparent')),
+      // The trace this request belongs to, as @koa-mesh/tracing continued it from the caller.
+      traceId: ctx.state.traceId as string | undefined,
       orders: ordersFor(userId.toLowerCase(), config.version),
     };
   });
   return router;
-}
-
-/** A bare orders app (routes plus the problem handler), for tests and the in-process demo. */
-export function createOrdersApp(options: OrdersAppOptions): Koa {
-  const app = new Koa();
-  app.use(problemHandler(options.logger));
-  const router = ordersRouter(options);
-  app.use(router.routes());
-  app.use(router.allowedMethods());
-  return app;
 }

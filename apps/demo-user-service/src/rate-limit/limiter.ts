@@ -122,7 +122,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         } catch (hookErr) {
           ctx.app.emit('error', hookErr, ctx);
         }
-        const reset = Math.ceil(Number(ctx.response.get('X-RateLimit-Reset')));
+        const header = Math.ceil(Number(ctx.response.get('X-RateLimit-Reset')));
+        const reset = Number.isFinite(header) && header > 0 ? header : Number.NaN;
         const retryAfter = Number.isFinite(reset)
           ? Math.max(1, Math.ceil(reset - now() / 1000))
           : 1;
