@@ -177,7 +177,7 @@ export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
 
   /** Runs an in-process arm without an extra async frame (this is the hot path Koa apps pay). */
   function runInProcess(ctx: Context, next: Next, arm: Arm, run: Middleware): Promise<void> {
-    ctx.set('X-Service-Version', arm.version);
+    ctx.res.setHeader('X-Service-Version', arm.version);
     let result: unknown;
     try {
       result = run(ctx, next);

@@ -20,8 +20,27 @@ interface SetOptions {
 }
 
 const BUCKET = /^[0-9a-z]{1,7}$/;
+
+/**
+ * The first value of cookie `name` in a Cookie header, without building Koa's Cookies object:
+ * the unsigned read is on every request's hot path. Values this package writes need no decoding.
+ */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  let from = 0;
+  for (;;) {
+    const at: number = header.indexOf(name, from);
+    if (at === -1) return undefined;
+    const end: number = at + name.length;
+    const before = at === 0 ? ';' : header[at - 1];
+    if ((before === ';' || before === ' ') && header[end] === '=') {
+      const stop = header.indexOf(';', end + 1);
+      return header.slice(end + 1, stop === -1 ? undefined : stop).trim();
+    }
+    from = end;
+  }
+}
 const SIGNED = Object.freeze({ signed: true });
-const UNSIGNED = Object.freeze({ signed: false });
 
 /**
  * The assignment cookie: `<bucket in base 36>.<rollout>`. It stores the key's bucket, not the arm,
@@ -32,18 +51,28 @@ export class StickyCookie {
   readonly name: string;
   private readonly signed: boolean | 'auto';
   private readonly secure: boolean | undefined;
-  /** Prebuilt `cookies.set` options: [signed][secure]. */
-  private readonly setOptions: SetOptions[][];
+  /** Prebuilt `cookies.set` options of a signed cookie: [secure]. */
+  private readonly signedOptions: SetOptions[];
+  private readonly maxAge: number;
+  /** Prebuilt attributes of an unsigned Set-Cookie before and after `expires`: [secure]. */
+  private readonly attributes: Array<readonly [string, string]>;
 
   constructor(raw: CookieOptions) {
     this.name = checkToken('stickiness.cookie.name', raw.name ?? DEFAULTS.cookieName);
     const maxAge = positiveInt('stickiness.cookie.maxAgeMs', raw.maxAgeMs, DEFAULTS.cookieMaxAgeMs);
     const path = raw.path ?? DEFAULTS.cookiePath;
-    if (typeof path !== 'string' || !path.startsWith('/')) {
-      throw optionError('stickiness.cookie.path', 'a path starting with /', path);
+    if (typeof path !== 'string' || !/^\/[\x21-\x3a\x3c-\x7e]*$/.test(path)) {
+      throw optionError(
+        'stickiness.cookie.path',
+        'a path starting with / (no `;`, spaces or controls)',
+        path,
+      );
     }
-    if (raw.domain !== undefined && (typeof raw.domain !== 'string' || raw.domain === '')) {
-      throw optionError('stickiness.cookie.domain', 'a non-empty string', raw.domain);
+    if (
+      raw.domain !== undefined &&
+      (typeof raw.domain !== 'string' || !/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(raw.domain))
+    ) {
+      throw optionError('stickiness.cookie.domain', 'a domain name', raw.domain);
     }
     const sameSite = raw.sameSite ?? DEFAULTS.cookieSameSite;
     if (sameSite !== 'strict' && sameSite !== 'lax' && sameSite !== 'none') {
@@ -58,19 +87,26 @@ export class StickyCookie {
     }
     this.signed = signed;
     this.secure = raw.secure;
-    this.setOptions = [false, true].map((s) =>
-      [false, true].map((secure) =>
-        Object.freeze({
-          signed: s,
-          maxAge,
-          path,
-          domain: raw.domain,
-          sameSite,
-          secure,
-          httpOnly: true as const,
-          overwrite: true as const,
-        }),
-      ),
+    this.maxAge = maxAge;
+    // The same attributes, in the same order, as the `cookies` module writes for signed cookies.
+    this.attributes = [false, true].map(
+      (secure) =>
+        [
+          `; path=${path}; expires=`,
+          `${raw.domain === undefined ? '' : `; domain=${raw.domain}`}; samesite=${sameSite}${secure ? '; secure' : ''}; httponly`,
+        ] as const,
+    );
+    this.signedOptions = [false, true].map((secure) =>
+      Object.freeze({
+        signed: true,
+        maxAge,
+        path,
+        domain: raw.domain,
+        sameSite,
+        secure,
+        httpOnly: true as const,
+        overwrite: true as const,
+      }),
     );
   }
 
@@ -84,7 +120,9 @@ export class StickyCookie {
 
   /** The bucket the request's cookie carries for `rollout`, or undefined (absent, stale, forged). */
   read(ctx: Context, rollout: string): number | undefined {
-    const value = ctx.cookies.get(this.name, this.signs(ctx) ? SIGNED : UNSIGNED);
+    const value = this.signs(ctx)
+      ? ctx.cookies.get(this.name, SIGNED)
+      : cookieValue(ctx.req.headers.cookie, this.name);
     if (value === undefined) return undefined;
     const dot = value.indexOf('.');
     if (dot <= 0 || value.slice(dot + 1) !== rollout) return undefined;
@@ -97,8 +135,14 @@ export class StickyCookie {
   /** Sets the cookie; throws what `cookies.set` throws (no keys, secure over HTTP). */
   write(ctx: Context, rollout: string, bucket: number): void {
     const secure = this.secure ?? ctx.secure;
-    const options = this.setOptions[this.signs(ctx) ? 1 : 0]![secure ? 1 : 0]!;
-    ctx.cookies.set(this.name, `${bucket.toString(36)}.${rollout}`, options);
+    const value = `${bucket.toString(36)}.${rollout}`;
+    if (this.signs(ctx)) {
+      ctx.cookies.set(this.name, value, this.signedOptions[secure ? 1 : 0]!);
+      return;
+    }
+    const [head, tail] = this.attributes[secure ? 1 : 0]!;
+    const expires = new Date(Date.now() + this.maxAge).toUTCString();
+    ctx.append('Set-Cookie', `${this.name}=${value}${head}${expires}${tail}`);
   }
 }
 

@@ -176,6 +176,16 @@ describe('options validation', () => {
       `${P} \`stickiness.cookie.name\` to be an HTTP token (a header, cookie or method name), got "a;b"`,
     ],
     [
+      'a cookie path with a semicolon',
+      withArms(ok, { stickiness: { cookie: { path: '/a;b' } } }),
+      `${P} \`stickiness.cookie.path\` to be a path starting with / (no \`;\`, spaces or controls), got "/a;b"`,
+    ],
+    [
+      'a bad cookie domain',
+      withArms(ok, { stickiness: { cookie: { domain: 'a.com; secure' } } }),
+      `${P} \`stickiness.cookie.domain\` to be a domain name, got "a.com; secure"`,
+    ],
+    [
       'a bad cookie maxAge',
       withArms(ok, { stickiness: { cookie: { maxAgeMs: 0 } } }),
       `${P} \`stickiness.cookie.maxAgeMs\` to be a positive integer, got 0`,
