@@ -60,12 +60,22 @@ function matches(name: string, filters: string[]): boolean {
   return filters.some((f) => name === f || group === f || name.startsWith(f));
 }
 
-async function load<T>(folder: string): Promise<Array<{ file: string; items: T[] }>> {
+/**
+ * Imports the scenario or micro files of the selected groups. A file is named after its group
+ * (`breaker.ts` holds `breaker`, `breaker:opossum`, ...), so a filtered run imports only what it
+ * measures (and the bare Koa baseline): another package's half-built dist cannot break it.
+ */
+async function load<T>(
+  folder: string,
+  filters: string[],
+): Promise<Array<{ file: string; items: T[] }>> {
   const dir = join(benchDir, folder);
+  const groups = new Set(filters.map((f) => f.split(':')[0]!.trim()));
   let names: string[] = [];
   try {
     names = readdirSync(dir)
       .filter((n) => n.endsWith('.ts'))
+      .filter((n) => groups.size === 0 || n === 'koa.ts' || groups.has(n.slice(0, -3)))
       .sort();
   } catch {
     return [];
@@ -138,7 +148,7 @@ function pad(s: string, n: number, right = false): string {
 }
 
 async function runHttp(args: Args): Promise<Record<string, unknown>> {
-  const files = await load<Scenario>('scenarios');
+  const files = await load<Scenario>('scenarios', args.filters);
   const all = files.flatMap(({ file, items }) => items.map((s) => ({ file, s })));
   const seen = new Set<string>();
   for (const { s } of all) {
@@ -229,7 +239,7 @@ async function timeCase(c: MicroCase): Promise<{ nsPerOp: number }> {
 }
 
 async function runMicro(args: Args): Promise<Record<string, unknown>> {
-  const files = await load<MicroCase>('micro');
+  const files = await load<MicroCase>('micro', args.filters);
   const cases = files.flatMap(({ items }) => items).filter((c) => matches(c.name, args.filters));
   const table: Record<string, unknown> = {};
   if (cases.length === 0) return table;
