@@ -153,12 +153,13 @@ export class UpstreamProxy {
     version: string,
     release: Release | undefined,
   ): Promise<void> {
-    const started = performance.now();
-    let released = false;
+    // Outcome tracking only when a resolver wants it: no clock reads or listeners otherwise.
+    const started = release === undefined ? 0 : performance.now();
+    let released = release === undefined;
     const done = (ok: boolean, status: number | undefined, error: unknown): void => {
       if (released) return;
       released = true;
-      if (release) release({ ok, status, error, durationMs: performance.now() - started });
+      release!({ ok, status, error, durationMs: performance.now() - started });
     };
 
     let body: ReturnType<typeof requestBody>;
@@ -216,8 +217,13 @@ export class UpstreamProxy {
       done(false, statusCode, err);
       if (!buffering && !res.writableFinished) res.destroy();
     });
-    stream.once('end', () => done(ok, statusCode, undefined));
-    stream.once('close', () => done(false, statusCode, new Error('upstream body closed early')));
+    if (!released) {
+      stream.once('end', () => done(ok, statusCode, undefined));
+      stream.once('close', () => {
+        // After 'end' this is a no-op; the Error (and its stack) is only built when it counts.
+        if (!released) done(false, statusCode, new Error('upstream body closed early'));
+      });
+    }
 
     const bodyless = EMPTY_STATUS.has(statusCode) || ctx.method === 'HEAD';
     let small: Buffer | undefined;
