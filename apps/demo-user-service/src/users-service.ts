@@ -192,10 +192,15 @@ export async function createUsersService(
   const checks: Record<string, HealthCheckInput> = {
     'event-loop': eventLoopDelayCheck(),
     ratelimit: { check: limiter, critical: false, intervalMs: config.healthCheckIntervalMs },
-    // The middleware is a function, which koa-health would call as a check function: hand it
-    // the object form.
+    // These middlewares are functions, which koa-health would call as check functions: hand
+    // it the object form.
     discovery: {
       check: { healthCheck: () => discoveryMw.healthCheck() },
+      critical: false,
+      intervalMs: config.healthCheckIntervalMs,
+    },
+    metrics: {
+      check: { healthCheck: () => metricsMw.healthCheck() },
       critical: false,
       intervalMs: config.healthCheckIntervalMs,
     },
