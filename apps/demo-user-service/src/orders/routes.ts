@@ -30,7 +30,7 @@ export function ordersRouter({ config, random = Math.random }: OrdersAppOptions)
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, config.delayMs);
         // A client that gave up does not keep the timer (and the process) busy.
-        ctx.req.once('close', () => {
+        ctx.res.once('close', () => {
           clearTimeout(timer);
           resolve();
         });
