@@ -1,13 +1,9 @@
 import { EventEmitter } from 'node:events';
-import Consul from 'consul';
 import type { RandomSource } from './balancers/balancer.js';
+import { cancelContext, createConsul, type ConsulApi, type ConsulClient } from './consul-api.js';
 import { parseHealthService } from './consul-parse.js';
 import type { Instance } from './instance.js';
-import {
-  consulServiceDefinition,
-  normalizeRegistration,
-  type NormalizedRegistration,
-} from './registration.js';
+import { RegistrationKeeper } from './registration-keeper.js';
 import type { RegisteredInfo, Registration, Registry, RegistryWatch } from './registry.js';
 import { isPlainObject, functionOption, intOption, optionError, stringOption } from './validate.js';
 import { WatchEngine, type FetchPage, type WatchTuning } from './watch.js';
@@ -48,57 +44,11 @@ interface SharedWatch {
   listeners: Set<(instances: readonly Instance[]) => void>;
 }
 
-type ConsulClient = InstanceType<typeof Consul>;
-type Call = (options: Record<string, unknown>) => Promise<unknown>;
-/**
- * The consul client's methods take an options object whose typings omit what we pass (`timeout`,
- * `ctx`, initial check `status`); this is the shape we rely on.
- */
-interface ConsulApi {
-  health: { service: Call };
-  agent: {
-    service: { register: Call; deregister: Call; maintenance: Call; list: Call };
-    check: { pass: Call; fail: Call };
-  };
-}
-type CancelCtx = EventEmitter & { includeResponse?: boolean };
-
-/**
- * The consul client's promise layer (papi) rejects only when `value instanceof Error`; an error
- * from another realm (Node's own `ECONNREFUSED` seen from a vm context, as under jest) resolves
- * as the value instead. A resolved Error is never a real answer, so treat it as the rejection.
- */
-function strict(fn: Call, self: object): Call {
-  return async (options) => {
-    const value = await fn.call(self, options);
-    if (Object.prototype.toString.call(value) === '[object Error]') throw value;
-    return value;
-  };
-}
-
-function strictApi(raw: ConsulApi): ConsulApi {
-  const { health, agent } = raw;
-  return {
-    health: { service: strict(health.service, health) },
-    agent: {
-      service: {
-        register: strict(agent.service.register, agent.service),
-        deregister: strict(agent.service.deregister, agent.service),
-        maintenance: strict(agent.service.maintenance, agent.service),
-        list: strict(agent.service.list, agent.service),
-      },
-      check: {
-        pass: strict(agent.check.pass, agent.check),
-        fail: strict(agent.check.fail, agent.check),
-      },
-    },
-  };
-}
-
 /**
  * The real registry: registers this process through the Consul agent API (never the catalog API,
- * whose registrations anti-entropy removes), keeps the registration alive, and feeds instance
- * lists from blocking queries on `/v1/health/service/:name?passing`.
+ * whose registrations anti-entropy removes) and keeps the registration alive (see
+ * RegistrationKeeper), and feeds instance lists from blocking queries on
+ * `/v1/health/service/:name?passing` (see WatchEngine), one per distinct query.
  */
 export class ConsulRegistry extends EventEmitter implements Registry {
   readonly kind = 'consul';
@@ -106,17 +56,10 @@ export class ConsulRegistry extends EventEmitter implements Registry {
   readonly #consul: ConsulApi;
   readonly #dc: string | undefined;
   readonly #tuning: WatchTuning;
-  readonly #requestTimeoutMs: number;
-  readonly #syncIntervalMs: number;
   readonly #random: RandomSource;
   readonly #now: () => number;
   readonly #watches = new Map<string, SharedWatch>();
-  #registration: NormalizedRegistration | undefined;
-  #healthy = false;
-  #lastError: string | undefined;
-  #reregistrations = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #deregistering: Promise<void> | undefined;
+  readonly #keeper: RegistrationKeeper;
   #closed = false;
 
   constructor(options: ConsulRegistryOptions = {}) {
@@ -170,22 +113,24 @@ export class ConsulRegistry extends EventEmitter implements Registry {
         w.waitMs,
       );
     }
-    this.#requestTimeoutMs = intOption(
+    const requestTimeoutMs = intOption(
       'consul.requestTimeoutMs',
       options.requestTimeoutMs,
       5000,
       1,
     );
-    this.#syncIntervalMs = intOption('consul.syncIntervalMs', options.syncIntervalMs, 10_000, 100);
+    const syncIntervalMs = intOption('consul.syncIntervalMs', options.syncIntervalMs, 10_000, 100);
     this.#random = functionOption<RandomSource>('consul.random', options.random) ?? Math.random;
     this.#now = functionOption<() => number>('consul.now', options.now) ?? Date.now;
-    this.#client = new Consul({
-      host: url.hostname.replace(/^\[|\]$/g, ''),
-      port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
-      secure: url.protocol === 'https:',
-      ...(token ? { defaults: { token } } : {}),
+    const { client, api } = createConsul(url, token);
+    this.#client = client;
+    this.#consul = api;
+    this.#keeper = new RegistrationKeeper({
+      api,
+      requestTimeoutMs,
+      syncIntervalMs,
+      emit: (event, payload) => this.emit(event, payload),
     });
-    this.#consul = strictApi(this.#client as unknown as ConsulApi);
   }
 
   watch(
@@ -244,8 +189,7 @@ export class ConsulRegistry extends EventEmitter implements Registry {
 
   #fetchPage(service: string, dc: string | undefined): FetchPage {
     return async (index, waitMs, timeoutMs, signal) => {
-      const ctx: CancelCtx = new EventEmitter();
-      ctx.includeResponse = true;
+      const ctx = cancelContext();
       const cancel = (): void => {
         ctx.emit('cancel');
       };
@@ -271,151 +215,21 @@ export class ConsulRegistry extends EventEmitter implements Registry {
 
   async register(registration: Registration): Promise<void> {
     if (this.#closed) throw new Error('@koa-mesh/discovery: the Consul registry is closed');
-    const reg = normalizeRegistration(registration);
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#registration = reg;
-    this.#deregistering = undefined;
-    try {
-      await this.#registerOnce(reg);
-      this.emit('registered', { id: reg.id, name: reg.name, address: reg.address, port: reg.port });
-    } finally {
-      // Even when the agent is unreachable now, keep trying: the sync loop registers us as soon
-      // as it answers (a `reregistered` event).
-      this.#schedule();
-    }
-  }
-
-  async #registerOnce(reg: NormalizedRegistration): Promise<void> {
-    try {
-      await this.#consul.agent.service.register({
-        ...consulServiceDefinition(reg),
-        timeout: this.#requestTimeoutMs,
-      });
-      if (reg.ttlMs !== undefined) await this.#pass(reg);
-      this.#healthy = true;
-      this.#lastError = undefined;
-    } catch (err) {
-      this.#healthy = false;
-      this.#lastError = err instanceof Error ? err.message : String(err);
-      throw err;
-    }
-  }
-
-  #pass(reg: NormalizedRegistration): Promise<unknown> {
-    return this.#consul.agent.check.pass({
-      id: `${reg.id}:ttl`,
-      timeout: this.#requestTimeoutMs,
-    });
-  }
-
-  #schedule(): void {
-    const reg = this.#registration;
-    if (!reg || this.#closed || this.#deregistering) return;
-    const every =
-      reg.ttlMs !== undefined ? Math.max(100, Math.floor(reg.ttlMs / 3)) : this.#syncIntervalMs;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.#sync(reg).finally(() => {
-        if (this.#registration === reg) this.#schedule();
-      });
-    }, every);
-    this.#timer.unref();
-  }
-
-  /** Heartbeat (TTL) or presence check; re-registers when the agent has lost us. */
-  async #sync(reg: NormalizedRegistration): Promise<void> {
-    let present = true;
-    try {
-      if (reg.ttlMs !== undefined) {
-        await this.#pass(reg);
-      } else {
-        const services = (await this.#consul.agent.service.list({
-          timeout: this.#requestTimeoutMs,
-        })) as Record<string, unknown>;
-        present = isPlainObject(services) && Object.hasOwn(services, reg.id);
-      }
-    } catch {
-      // An unknown TTL check (agent restarted) or an unreachable agent: try to register again.
-      present = false;
-    }
-    if (this.#registration !== reg || this.#deregistering) return;
-    if (present) {
-      this.#healthy = true;
-      this.#lastError = undefined;
-      return;
-    }
-    try {
-      await this.#registerOnce(reg);
-      this.#reregistrations++;
-      this.emit('reregistered', { id: reg.id, name: reg.name, count: this.#reregistrations });
-    } catch (error) {
-      this.emit('registration:error', { id: reg.id, name: reg.name, error });
-    }
+    await this.#keeper.register(registration);
   }
 
   registration(): RegisteredInfo | undefined {
-    const reg = this.#registration;
-    if (!reg) return undefined;
-    return {
-      id: reg.id,
-      name: reg.name,
-      address: reg.address,
-      port: reg.port,
-      healthy: this.#healthy,
-      lastError: this.#lastError,
-      reregistrations: this.#reregistrations,
-    };
+    return this.#keeper.info();
   }
 
   deregister(): Promise<void> {
-    this.#deregistering ??= this.#deregister();
-    return this.#deregistering;
-  }
-
-  async #deregister(): Promise<void> {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const reg = this.#registration;
-    if (!reg) return;
-    this.#registration = undefined;
-    this.#healthy = false;
-    const timeout = this.#requestTimeoutMs;
-    try {
-      // Unavailable first, so watchers drop us before the registration disappears.
-      if (reg.ttlMs !== undefined) {
-        await this.#consul.agent.check.fail({
-          id: `${reg.id}:ttl`,
-          note: 'shutting down',
-          timeout,
-        });
-      } else {
-        await this.#consul.agent.service.maintenance({
-          id: reg.id,
-          enable: true,
-          reason: 'shutting down',
-          timeout,
-        });
-      }
-    } catch {
-      // Deregistering below achieves the same; an unreachable agent is reported there.
-    }
-    try {
-      await this.#consul.agent.service.deregister({
-        id: reg.id,
-        timeout,
-      });
-      this.emit('deregistered', { id: reg.id, name: reg.name });
-    } catch (error) {
-      this.emit('registration:error', { id: reg.id, name: reg.name, error });
-    }
+    return this.#keeper.deregister();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#keeper.close();
     for (const shared of this.#watches.values()) shared.engine.stop();
     this.#watches.clear();
     this.#client.destroy();
