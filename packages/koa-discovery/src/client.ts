@@ -174,7 +174,13 @@ export class ClientCore implements DiscoveryClient {
       if (hashKey) {
         try {
           key = hashKey(ctx);
-        } catch {
+        } catch (err) {
+          // A user callback never fails the request: report it, balance without a key.
+          (ctx as { app?: { emit?(e: string, ...a: unknown[]): unknown } } | null)?.app?.emit?.(
+            'error',
+            err,
+            ctx,
+          );
           key = undefined;
         }
       }

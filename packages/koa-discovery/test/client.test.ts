@@ -238,6 +238,28 @@ describe('in-flight counters', () => {
     expect(inflight(mw)).toBe(0);
   });
 
+  it('resolves without a key when the hashKey callback throws, reporting it on the app', async () => {
+    const a = track(await upstream('a'));
+    const mw = discovery({ services: { orders: [a.url] }, env: false });
+    mids.push(mw);
+    const resolve = mw.client.resolver('orders', {
+      hashKey: () => {
+        throw new Error('bad key');
+      },
+    });
+    const app = new Koa();
+    const reported: string[] = [];
+    app.on('error', (err: Error) => reported.push(err.message));
+    app.use(async (ctx) => {
+      const url = await resolve(ctx);
+      resolve.release!(url, { ok: true, status: 200, durationMs: 1 });
+      ctx.body = url.origin;
+    });
+    const res = await request(app.callback()).get('/').expect(200);
+    expect(res.text).toBe(a.url);
+    expect(reported).toEqual(['bad key']);
+  });
+
   it('are released by a resolver when the caller reports the outcome', async () => {
     const a = track(await upstream('a'));
     const mw = discovery({ services: { orders: [a.url] }, env: false });
