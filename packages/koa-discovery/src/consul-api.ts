@@ -1,4 +1,8 @@
 import { EventEmitter } from 'node:events';
+import { Agent as HttpAgent, type ClientRequest, type ClientRequestArgs } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import Consul from 'consul';
 
 export type ConsulClient = InstanceType<typeof Consul>;
@@ -48,6 +52,29 @@ export function strictApi(raw: ConsulApi): ConsulApi {
   };
 }
 
+/**
+ * A keep-alive agent whose sockets never hold the process open, in use or idle: a blocking query
+ * lasts up to `wait`, and a process that has nothing else to do must still be able to exit.
+ */
+function unrefAgent(secure: boolean): HttpAgent {
+  const agent = secure ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  const create = agent.createConnection.bind(agent);
+  agent.createConnection = (
+    options: ClientRequestArgs,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ) => {
+    const socket = create(options, callback);
+    (socket as Socket | null | undefined)?.unref?.();
+    return socket;
+  };
+  const reuse = agent.reuseSocket.bind(agent);
+  agent.reuseSocket = (socket: Socket, request: ClientRequest) => {
+    reuse(socket, request); // refs the socket again
+    socket.unref();
+  };
+  return agent;
+}
+
 /** A consul client for `url` (and its ACL token), and the strict view of the calls we make. */
 export function createConsul(
   url: URL,
@@ -57,6 +84,7 @@ export function createConsul(
     host: url.hostname.replace(/^\[|\]$/g, ''),
     port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
     secure: url.protocol === 'https:',
+    agent: unrefAgent(url.protocol === 'https:'),
     ...(token ? { defaults: { token } } : {}),
   });
   return { client, api: strictApi(client as unknown as ConsulApi) };

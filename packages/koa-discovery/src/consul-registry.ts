@@ -194,6 +194,14 @@ export class ConsulRegistry extends EventEmitter implements Registry {
         ctx.emit('cancel');
       };
       signal.addEventListener('abort', cancel, { once: true });
+      // Our own unref'd timer rather than the client's `timeout` (a ref'd timer that would hold
+      // the process open for the whole blocking query).
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        cancel();
+      }, timeoutMs);
+      timer.unref();
       try {
         const result = (await this.#consul.health.service({
           service,
@@ -201,13 +209,20 @@ export class ConsulRegistry extends EventEmitter implements Registry {
           ...(dc ? { dc } : {}),
           index: String(index),
           wait: `${waitMs}ms`,
-          timeout: timeoutMs,
           ctx,
         })) as [{ headers: Record<string, string | string[] | undefined> }, unknown];
         const [res, body] = result;
         const header = res.headers['x-consul-index'];
         return { index: Array.isArray(header) ? header[0] : header, body };
+      } catch (err) {
+        if (timedOut) {
+          throw new Error(`blocking query for ${service} timed out after ${timeoutMs} ms`, {
+            cause: err,
+          });
+        }
+        throw err;
       } finally {
+        clearTimeout(timer);
         signal.removeEventListener('abort', cancel);
       }
     };

@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import {
   describeWith,
+  startNode,
   startApp,
   startConsul,
   waitFor,
@@ -183,6 +185,19 @@ describeWith(['consul'], 'with a real Consul agent', () => {
     expect(count()).toBeGreaterThan(baseline); // watch socket, pool socket, heartbeat timer
     await mw.stop();
     await waitFor(() => count() <= baseline, { message: 'sockets and timers to be freed' });
+  });
+
+  it('never holds the process open: a process with only a watch exits by itself', async () => {
+    const proc = await startNode(join(__dirname, 'fixtures', 'idle-watch.ts'), {
+      env: { ...process.env, TEST_CONSUL_URL: consul.url },
+    });
+    await waitFor(() => proc.child.exitCode !== null, {
+      timeoutMs: 20_000,
+      message: 'the process to exit with a blocking query open',
+    });
+    // It got its first list (so a blocking query was open), then left on its own.
+    expect(proc.output()).toMatch(/watching/);
+    expect(proc.child.exitCode).toBe(0);
   });
 
   describe('when the agent goes away', () => {
