@@ -59,4 +59,14 @@ export default defineMicro([
     },
     iterations: 100_000,
   },
+  {
+    name: 'canary: createContext + middleware, first visit (IP key, Set-Cookie), no-op arm',
+    setup: () => {
+      const app = new Koa();
+      const router = canaryRouter({ rollout: 'bench', arms });
+      const next = () => Promise.resolve();
+      return () => router(contextFor(app, {}), next);
+    },
+    iterations: 100_000,
+  },
 ]);

@@ -56,6 +56,9 @@ export class StickyCookie {
   private readonly maxAge: number;
   /** Prebuilt attributes of an unsigned Set-Cookie before and after `expires`: [secure]. */
   private readonly attributes: Array<readonly [string, string]>;
+  /** `expires` formatted for the second in `expiresAt`: formatting a date costs more than the rest. */
+  private expiresAt = -1;
+  private expires = '';
 
   constructor(raw: CookieOptions) {
     this.name = checkToken('stickiness.cookie.name', raw.name ?? DEFAULTS.cookieName);
@@ -141,8 +144,13 @@ export class StickyCookie {
       return;
     }
     const [head, tail] = this.attributes[secure ? 1 : 0]!;
-    const expires = new Date(Date.now() + this.maxAge).toUTCString();
-    ctx.append('Set-Cookie', `${this.name}=${value}${head}${expires}${tail}`);
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    if (second !== this.expiresAt) {
+      this.expiresAt = second;
+      this.expires = new Date(now + this.maxAge).toUTCString();
+    }
+    ctx.append('Set-Cookie', `${this.name}=${value}${head}${this.expires}${tail}`);
   }
 }
 
