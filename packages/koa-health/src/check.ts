@@ -34,18 +34,21 @@ export interface NormalizedCheck {
   readonly close: (() => void) | undefined;
 }
 
+// A source may itself be a function: the koa-breaker, koa-discovery and koa-metrics middlewares
+// are Koa middleware functions carrying `healthCheck()`. Calling such a function as a check would
+// run the middleware with an AbortSignal as its `ctx`, so `healthCheck` is looked for first.
 function isSource(value: unknown): value is HealthCheckSource {
   return (
-    typeof value === 'object' &&
+    (typeof value === 'object' || typeof value === 'function') &&
     value !== null &&
     typeof (value as { healthCheck?: unknown }).healthCheck === 'function'
   );
 }
 
 function toInvoke(option: string, check: unknown): (signal: AbortSignal) => unknown {
-  if (typeof check === 'function') return check as HealthCheckFunction;
   // Bound once here, not per run: the source keeps its `this`.
   if (isSource(check)) return () => check.healthCheck();
+  if (typeof check === 'function') return check as HealthCheckFunction;
   return fail(option, 'a function or an object with healthCheck()', check);
 }
 

@@ -283,6 +283,36 @@ describe('checks on the probes', () => {
     });
   });
 
+  it('a middleware function carrying healthCheck() (breaker, discovery, metrics) is asked through healthCheck(), not called', async () => {
+    // Regression: koa-mesh middlewares are functions with a healthCheck() property; taking them for
+    // a plain check function ran the middleware with an AbortSignal as its ctx.
+    let middlewareCalls = 0;
+    const middlewareLike = Object.assign(
+      async function breakerMiddleware(_ctx: unknown, next: () => Promise<void>) {
+        middlewareCalls += 1;
+        await next();
+      },
+      {
+        async healthCheck() {
+          return { status: 'warn' as const, measurement: 'state', observedValue: 'open' };
+        },
+      },
+    );
+    const { app, probes } = appWith({ details: () => true, initiallyReady: true });
+    probes.addCheck('orders-breaker', middlewareLike);
+    probes.addCheck('orders-breaker-spec', { check: middlewareLike, ...slowCheck });
+    await probes.refresh();
+    const res = await request(app.callback()).get('/ready').expect(200);
+    expect(middlewareCalls).toBe(0);
+    expect(JSON.parse(res.text)).toMatchObject({
+      status: 'warn',
+      checks: {
+        'orders-breaker:state': [{ status: 'warn', observedValue: 'open' }],
+        'orders-breaker-spec:state': [{ status: 'warn', observedValue: 'open' }],
+      },
+    });
+  });
+
   it('a liveness check fails liveness only; readiness ignores it', async () => {
     const { app, probes } = appWith({
       initiallyReady: true,

@@ -24,10 +24,12 @@ export async function startNode(
   if (readyLine) {
     await waitFor(
       () => {
+        // The line first: a process that prints it and exits at once (a CLI) is ready, not failed.
+        if (readyLine.test(proc.output())) return true;
         if (proc.child.exitCode !== null) {
           throw new Error(`${script} exited with ${proc.child.exitCode}:\n${proc.output()}`);
         }
-        return readyLine.test(proc.output());
+        return false;
       },
       { timeoutMs: readyTimeoutMs, message: `${script} to print ${readyLine}` },
     );

@@ -1,5 +1,5 @@
 import Consul from 'consul';
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import Koa from 'koa';
 import {
   describeWith,

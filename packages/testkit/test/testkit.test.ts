@@ -11,6 +11,7 @@ import {
   spawnManaged,
   startApp,
   startConsul,
+  startNode,
   startRedis,
   waitFor,
 } from '../src/index.js';
@@ -125,5 +126,28 @@ describeWith(['consul', 'redis'], 'testkit: stop and start again on the same por
     } finally {
       await consul.stop();
     }
+  });
+});
+
+describe('startNode', () => {
+  it('resolves for a process that prints its ready line and exits at once', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'koa-mesh-startnode-'));
+    const script = join(dir, 'quick.mjs');
+    writeFileSync(script, "console.log('ready at 1'); process.exit(0);\n");
+    const proc = await startNode(script, { readyLine: /ready at/, readyTimeoutMs: 5000 });
+    await expect(proc.exited).resolves.toBe(0);
+  });
+
+  it('rejects with the output when the process exits without the ready line', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'koa-mesh-startnode-'));
+    const script = join(dir, 'crash.mjs');
+    writeFileSync(script, "console.error('boom: bad config'); process.exit(3);\n");
+    await expect(
+      startNode(script, { readyLine: /ready at/, readyTimeoutMs: 5000 }),
+    ).rejects.toThrow(/boom: bad config/);
   });
 });
