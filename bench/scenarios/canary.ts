@@ -15,6 +15,8 @@ import { canaryRouter } from '@koa-mesh/canary-router';
 import { closeServer, defineScenarios, listen } from '../lib/scenario.js';
 
 const BODY = { id: 1, name: 'ada' };
+/** A returning client's assignment cookie (bucket 1a2b3c in base 36, rollout `bench`). */
+const RETURNING_COOKIE = 'koa_mesh_canary=1a2b3c.bench';
 
 /** Upstream mode: serve bare Koa and report the URL to the parent. */
 if (process.env.CANARY_BENCH_UPSTREAM === '1') {
@@ -124,10 +126,26 @@ export default defineScenarios([
     },
   },
   {
+    name: 'canary:inprocess-control',
+    description:
+      'bare Koa receiving the same cookie and writing the same Vary / X-Service-Version headers, no decision',
+    headers: { cookie: RETURNING_COOKIE },
+    async start() {
+      const app = new Koa();
+      app.use((ctx) => {
+        ctx.set('Vary', 'cookie');
+        ctx.set('X-Service-Version', 'stable');
+        ctx.body = BODY;
+      });
+      return serve(app, undefined);
+    },
+  },
+  {
     name: 'canary:inprocess',
     description:
       "Koa + canaryRouter: weighted decision from a returning client's cookie, in-process dispatch",
-    headers: { cookie: 'koa_mesh_canary=1a2b3c.bench' },
+    headers: { cookie: RETURNING_COOKIE },
+    compareTo: ['canary:inprocess-control'],
     async start() {
       const handler = (ctx: Koa.Context) => {
         ctx.body = BODY;
