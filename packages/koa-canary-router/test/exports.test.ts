@@ -27,6 +27,23 @@ describe('public surface', () => {
     return router.close();
   });
 
+  it('closes idempotently, and answers 502 rather than hanging after close', async () => {
+    const { startApp } = await import('@koa-mesh/testkit');
+    const { appWith } = await import('./helpers.js');
+    const up = await startApp((_q, s) => s.end('up'));
+    const router = api.canaryRouter({ arms: { stable: { target: up.url } } });
+    const server = await startApp(appWith(router));
+    try {
+      await router.close();
+      await router.close();
+      const res = await fetch(`${server.url}/`);
+      expect(res.status).toBe(502);
+    } finally {
+      await server.close();
+      await up.close();
+    }
+  });
+
   it('identifies its errors by code', () => {
     const err = new api.UpstreamTimeoutError();
     expect(err).toMatchObject({
