@@ -192,18 +192,8 @@ export async function createUsersService(
   const checks: Record<string, HealthCheckInput> = {
     'event-loop': eventLoopDelayCheck(),
     ratelimit: { check: limiter, critical: false, intervalMs: config.healthCheckIntervalMs },
-    // These middlewares are functions, which koa-health would call as check functions: hand
-    // it the object form.
-    discovery: {
-      check: { healthCheck: () => discoveryMw.healthCheck() },
-      critical: false,
-      intervalMs: config.healthCheckIntervalMs,
-    },
-    metrics: {
-      check: { healthCheck: () => metricsMw.healthCheck() },
-      critical: false,
-      intervalMs: config.healthCheckIntervalMs,
-    },
+    discovery: { check: discoveryMw, critical: false, intervalMs: config.healthCheckIntervalMs },
+    metrics: { check: metricsMw, critical: false, intervalMs: config.healthCheckIntervalMs },
   };
   for (const [version, breaker] of Object.entries(breakers)) {
     checks[`orders-${version}-breaker`] = {
