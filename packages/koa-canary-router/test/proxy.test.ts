@@ -579,11 +579,17 @@ describe('client aborts and the resolver release contract', () => {
     const gw = await gateway(resolver);
     const res = await send(`${gw.url}/x`);
     expect(json(res).upstream).toBe('up');
-    await waitFor(() => releases.length === 1);
+    await waitFor(() => releases.length >= 1);
     expect(releases[0]).toEqual({
       url: `${up.url}/`,
       outcome: { ok: true, status: 200, error: undefined, durationMs: expect.any(Number) },
     });
+    // Two more exchanges: a duplicate release of any would show as a fourth entry.
+    await send(`${gw.url}/y`);
+    await waitFor(() => releases.length >= 2);
+    await send(`${gw.url}/z`);
+    await waitFor(() => releases.length >= 3);
+    expect(releases).toHaveLength(3);
   });
 
   it('releases once with the error on refused, timeout and 5xx', async () => {
