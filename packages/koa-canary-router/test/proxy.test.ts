@@ -476,6 +476,19 @@ describe('upstream errors', () => {
     expect(json(res).code).toBe('ERR_KOA_MESH_CANARY_UPSTREAM_TIMEOUT');
   });
 
+  it('answers 504 when a small sized body stalls past bodyTimeoutMs, and cuts a streamed one', async () => {
+    const up = await startApp((req, res) => {
+      const sized = req.url === '/sized';
+      res.writeHead(200, sized ? { 'content-length': '100' } : { 'content-type': 'text/plain' });
+      res.write('stalled..'); // and nothing more
+    });
+    open.push(up);
+    const gw = await gateway(up.url, { proxy: { bodyTimeoutMs: 200 } });
+    const sized = await send(`${gw.url}/sized`);
+    expect(sized.status).toBe(504);
+    await expect(send(`${gw.url}/streamed`)).rejects.toThrow(/aborted|socket hang up|ECONNRESET/);
+  });
+
   it('maps each undici error class to its status', () => {
     const code = (c: string) => upstreamError(Object.assign(new Error(c), { code: c })).status;
     expect(code('UND_ERR_CONNECT_TIMEOUT')).toBe(503);
