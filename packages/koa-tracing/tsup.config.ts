@@ -1,13 +1,4 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base.js';
 
-export default defineConfig({
-  // `sdk` is the `@koa-mesh/tracing/sdk` subpath: it alone imports the SDK (optional peers).
-  entry: { index: 'src/index.ts', sdk: 'src/sdk.ts' },
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  platform: 'node',
-  splitting: false,
-});
+// `sdk` is the `@koa-mesh/tracing/sdk` subpath: it alone imports the SDK (optional peers).
+export default packageBuild({ index: 'src/index.ts', sdk: 'src/sdk.ts' });
