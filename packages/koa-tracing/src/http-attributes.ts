@@ -19,26 +19,29 @@ export const ATTR = Object.freeze({
   version: 'koa_mesh.version',
 });
 
-const KNOWN_METHODS = new Set([
-  'CONNECT',
-  'DELETE',
-  'GET',
-  'HEAD',
-  'OPTIONS',
-  'PATCH',
-  'POST',
-  'PUT',
-  'QUERY',
-  'TRACE',
-]);
-
 /**
  * The method as semantic conventions want it: a known method as is, anything else `_OTHER`
  * (the original goes to `http.request.method_original`), so that the attribute and the span name
  * keep a bounded cardinality.
  */
 export function normalizeMethod(method: string): string {
-  return KNOWN_METHODS.has(method) ? method : '_OTHER';
+  // A switch rather than a Set: Node's parser hands out interned method strings, which compare
+  // by identity, and this runs on every request.
+  switch (method) {
+    case 'GET':
+    case 'POST':
+    case 'PUT':
+    case 'DELETE':
+    case 'PATCH':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'CONNECT':
+    case 'TRACE':
+    case 'QUERY':
+      return method;
+    default:
+      return '_OTHER';
+  }
 }
 
 /** `METHOD route`, or the method alone when no route matched; `HTTP` stands for `_OTHER`. */

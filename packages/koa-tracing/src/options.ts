@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { TracerProvider } from '@opentelemetry/api';
 import type { Context as KoaContext } from 'koa';
 import { PROPAGATION_FORMATS, type PropagationFormat } from './extract.js';
@@ -32,7 +31,10 @@ export interface TracingOptions {
    * @default 'x-request-id'
    */
   requestIdHeader?: string | false;
-  /** Makes a request id when the request has none (or an invalid one). @default crypto.randomUUID */
+  /**
+   * Makes a request id when the request has none (or an invalid one).
+   * @default a random (version 4) UUID, like `crypto.randomUUID()`, drawn from a pooled block
+   */
   generateRequestId?: () => string;
   /**
    * Adds `Server-Timing: traceparent;desc="00-…"` to responses, so a browser can join the trace.
@@ -66,7 +68,8 @@ export interface NormalizedOptions {
   propagators: readonly PropagationFormat[];
   baggage: false | ((key: string) => boolean) | undefined;
   requestIdHeader: string | false;
-  generateRequestId: () => string;
+  /** `undefined`: the middleware's own pooled UUIDs. */
+  generateRequestId: (() => string) | undefined;
   serverTiming: boolean;
   restartAtEdge: (ctx: KoaContext) => boolean;
   ignore: ((ctx: KoaContext) => boolean) | undefined;
@@ -151,8 +154,8 @@ export function normalizeOptions(options: TracingOptions = {}): NormalizedOption
     fail('requestIdHeader', 'a header name or false', requestIdHeader);
   }
 
-  const generateRequestId = o.generateRequestId ?? randomUUID;
-  if (typeof generateRequestId !== 'function') {
+  const generateRequestId = o.generateRequestId ?? undefined;
+  if (generateRequestId !== undefined && typeof generateRequestId !== 'function') {
     fail('generateRequestId', 'a function', generateRequestId);
   }
 

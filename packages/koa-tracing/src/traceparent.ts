@@ -1,3 +1,5 @@
+import { hexDigitAt, scanLowerHex } from './hex.js';
+
 /** The `sampled` bit of W3C trace-flags. */
 export const FLAG_SAMPLED = 0x01;
 /** W3C Trace Context Level 2 `random` bit: the trace id's right-most 7 bytes are random. */
@@ -48,35 +50,28 @@ export function parseTraceparent(header: string | undefined): ParsedTraceContext
   const value = trimOws(header);
   const length = value.length;
   if (length < TRACEPARENT_LENGTH) return undefined;
-  // One pass over the fixed layout: `-` at 2, 35 and 52, lowercase hex elsewhere, and a non-zero
-  // digit somewhere in the trace-id (3..34) and in the parent-id (36..51).
-  let traceNonZero = false;
-  let parentNonZero = false;
-  for (let i = 0; i < TRACEPARENT_LENGTH; i++) {
-    const c = value.charCodeAt(i);
-    if (i === 2 || i === 35 || i === 52) {
-      if (c !== 45) return undefined;
-      continue;
-    }
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return undefined;
-    if (c !== 48) {
-      if (i > 2 && i < 35) traceNonZero = true;
-      else if (i > 35 && i < 52) parentNonZero = true;
-    }
+  // The fixed layout: `-` at 2, 35 and 52, lowercase hex elsewhere (a table look-up per
+  // character), and a non-zero digit somewhere in the trace-id (3..34) and the parent-id (36..51).
+  if (
+    value.charCodeAt(2) !== 45 ||
+    value.charCodeAt(35) !== 45 ||
+    value.charCodeAt(52) !== 45 ||
+    scanLowerHex(value, 3, 35) !== 1 ||
+    scanLowerHex(value, 36, 52) !== 1
+  ) {
+    return undefined;
   }
-  if (!traceNonZero || !parentNonZero) return undefined;
-  const v0 = value.charCodeAt(0);
-  const v1 = value.charCodeAt(1);
-  if (v0 === 102 && v1 === 102) return undefined; // version ff
+  const v0 = hexDigitAt(value, 0);
+  const v1 = hexDigitAt(value, 1);
+  const f0 = hexDigitAt(value, 53);
+  const f1 = hexDigitAt(value, 54);
+  if (v0 < 0 || v1 < 0 || f0 < 0 || f1 < 0) return undefined;
+  if (v0 === 15 && v1 === 15) return undefined; // version ff
   if (length > TRACEPARENT_LENGTH) {
     // Version 00 is exactly 55 characters; a later version may carry a `-`-separated tail.
-    if ((v0 === 48 && v1 === 48) || value.charCodeAt(TRACEPARENT_LENGTH) !== 45) return undefined;
+    if ((v0 === 0 && v1 === 0) || value.charCodeAt(TRACEPARENT_LENGTH) !== 45) return undefined;
   }
-  return {
-    traceId: value.slice(3, 35),
-    spanId: value.slice(36, 52),
-    traceFlags: parseInt(value.slice(53, 55), 16),
-  };
+  return { traceId: value.slice(3, 35), spanId: value.slice(36, 52), traceFlags: f0 * 16 + f1 };
 }
 
 /** Formats a version-00 `traceparent`, zeroing flags this version does not define. */

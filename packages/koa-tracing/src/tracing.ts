@@ -16,6 +16,7 @@ import {
   type SpanOptions,
 } from '@opentelemetry/api';
 import type { Context as KoaContext, Middleware, Next } from 'koa';
+import { spanContextFactory } from './active-context.js';
 import { parseBaggage } from './baggage.js';
 import { extractTraceContext, getFromRecord } from './extract.js';
 import { createIdGenerator } from './hex.js';
@@ -105,14 +106,17 @@ export function tracing(options?: TracingOptions): Middleware {
     return globalTracer;
   };
   const readBaggage = (headers: IncomingHttpHeaders, parent: OtelContext): OtelContext => {
-    const raw = getFromRecord(headers, 'baggage');
-    return raw === undefined
-      ? parent
-      : withBaggage(parent, parseBaggage(raw, o.baggage || undefined));
+    // A named read (not getFromRecord's keyed one): this runs on every request.
+    const raw = headers.baggage;
+    if (raw === undefined) return parent;
+    const value = Array.isArray(raw) ? raw.join(',') : raw;
+    return withBaggage(parent, parseBaggage(value, o.baggage || undefined));
   };
   const ids = createIdGenerator();
+  const setSpan = spanContextFactory();
   const kSpan = Symbol('@koa-mesh/tracing span');
   const requestIdHeader = o.requestIdHeader;
+  const generateRequestId = o.generateRequestId;
   const preserved: string[] = [];
   if (requestIdHeader) preserved.push(requestIdHeader);
   if (o.serverTiming) preserved.push('server-timing');
@@ -178,7 +182,7 @@ export function tracing(options?: TracingOptions): Middleware {
     }
     if (requestId === undefined) {
       try {
-        requestId = String(o.generateRequestId());
+        requestId = generateRequestId === undefined ? ids.uuid() : String(generateRequestId());
       } catch (err) {
         report(err, ctx);
         requestId = randomUUID();
@@ -269,7 +273,7 @@ export function tracing(options?: TracingOptions): Middleware {
         `traceparent;desc="${formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags)}"`,
       );
     }
-    const active = trace.setSpan(parent, span);
+    const active = setSpan(parent, span);
     // Without a context manager (no SDK) context.active() stays empty downstream; outbound calls
     // can still find the request's context through the ctx (injectTraceHeaders(h, { ctx })).
     (ctx as unknown as { [OTEL_CONTEXT]: unknown })[OTEL_CONTEXT] = active;
