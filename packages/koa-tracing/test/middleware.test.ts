@@ -211,6 +211,19 @@ describe('X-Request-Id', () => {
     }
   });
 
+  it('generates a version 4 UUID per request by default', async () => {
+    const a = app();
+    const ids = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const res = await request(a.callback()).get('/x').expect(200);
+      const id = res.headers['x-request-id'] as string;
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect((res.body as Seen).state.requestId).toBe(id);
+      ids.add(id);
+    }
+    expect(ids.size).toBe(3);
+  });
+
   it('generates an id with the given generator and header name', async () => {
     const a = app({ requestIdHeader: 'X-Correlation-Id', generateRequestId: () => 'gen-1' });
     const res = await request(a.callback()).get('/x').expect(200);

@@ -104,6 +104,22 @@ describe('parseTraceparent', () => {
     expect(parseTraceparent(`00-${TRACE}-${PARENT}-0.`)).toBeUndefined();
   });
 
+  it('rejects characters beyond Latin-1 whose low byte reads as a hex digit', () => {
+    // U+0130 and U+0161 end in 0x30 ('0') and 0x61 ('a').
+    for (const c of ['\u0130', '\u0161']) {
+      expect(parseTraceparent(`00-${c}${TRACE.slice(1)}-${PARENT}-01`)).toBeUndefined();
+      expect(parseTraceparent(`00-${TRACE}-${PARENT.slice(1)}${c}-01`)).toBeUndefined();
+      expect(parseTraceparent(`${c}0-${TRACE}-${PARENT}-01`)).toBeUndefined();
+      expect(parseTraceparent(`00-${TRACE}-${PARENT}-0${c}`)).toBeUndefined();
+    }
+  });
+
+  it('reads every flag value as hex', () => {
+    expect(parseTraceparent(`00-${TRACE}-${PARENT}-ff`)?.traceFlags).toBe(255);
+    expect(parseTraceparent(`00-${TRACE}-${PARENT}-a0`)?.traceFlags).toBe(160);
+    expect(parseTraceparent(`00-${TRACE}-${PARENT}-09`)?.traceFlags).toBe(9);
+  });
+
   it('rejects flags longer or shorter than 2 hex digits', () => {
     expect(parseTraceparent(`00-${TRACE}-${PARENT}-001`)).toBeUndefined();
     expect(parseTraceparent(`00-${TRACE}-${PARENT}-1`)).toBeUndefined();
