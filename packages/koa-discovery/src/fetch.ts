@@ -75,17 +75,26 @@ export interface FetchDeps {
 /** Undici's headers timeout: the per-attempt share of our deadline. */
 const HEADERS_TIMEOUT = 'UND_ERR_HEADERS_TIMEOUT';
 
+/** The `init` of a call that passed none (read only, never written). */
+const NO_INIT: DiscoveryFetchInit = Object.freeze({});
+
+/** The `'error'` listener of a handed-out body: the `'close'` listener reads `body.errored`. */
+function ignoreBodyError(): void {}
+
 /**
  * `client.fetch`: pick, call, retry on another instance, release exactly once. The deadline
  * bounds every attempt up to the response headers through undici's own per-request
  * `headersTimeout` (no timer or AbortController of ours per call: they cost a third of the
  * throughput in the bench); reading the body is bounded by undici's `bodyTimeout`.
+ *
+ * The common path (first attempt answers, no breaker) is kept lean: no per-call signal, timer,
+ * Set, spread or extra promise; one closure (the body's `'close'` listener) per call.
  */
 export async function discoveryFetch(
   deps: FetchDeps,
   service: string,
   path: string,
-  init: DiscoveryFetchInit = {},
+  init: DiscoveryFetchInit = NO_INIT,
 ): Promise<DiscoveryResponse> {
   if (typeof service !== 'string' || service === '') {
     throw new TypeError('@koa-mesh/discovery: fetch() expects a service name');
@@ -98,9 +107,12 @@ export async function discoveryFetch(
   if (deps.stopped()) throw new ServiceUnavailableError(service, 'discovery is stopped');
   const { options } = deps;
   const now = options.now;
-  const method = (init.method ?? 'GET').toUpperCase() as Dispatcher.HttpMethod;
+  const method =
+    init.method === undefined ? 'GET' : (init.method.toUpperCase() as Dispatcher.HttpMethod);
   const timeoutMs = init.timeoutMs ?? options.fetch.timeoutMs;
-  const deadlineAt = now() + timeoutMs;
+  // One clock read serves the deadline and the first attempt unless something is awaited first.
+  let at = now();
+  const deadlineAt = at + timeoutMs;
   const retries = init.retries ?? options.fetch.retries;
   const body = init.body ?? null;
   const streamBody = body !== null && typeof (body as Readable).pipe === 'function';
@@ -112,26 +124,32 @@ export async function discoveryFetch(
   if (!pool.ready) {
     await pool.whenReady(Math.min(timeoutMs, options.readyTimeoutMs), signal);
     if (signal?.aborted) throw signal.reason;
+    at = now();
   }
   const loading = deps.propagation.ready();
-  if (loading) await loading;
+  if (loading) {
+    await loading;
+    at = now();
+  }
   const headers: Record<string, string | string[]> = {};
-  if (init.headers) {
-    for (const k of Object.keys(init.headers)) {
-      const v = init.headers[k];
+  const given = init.headers;
+  if (given) {
+    for (const k of Object.keys(given)) {
+      const v = given[k];
       if (v !== undefined) headers[k.toLowerCase()] = v;
     }
   }
   deps.propagation.inject(headers);
 
   deps.budget.deposit();
+  const breaker = options.breaker;
   let tried: Set<Endpoint> | undefined;
   let first: Endpoint | undefined;
   let lastError: unknown;
   let deadlinePassed = false;
   let ep = pool.pick(init.hashKey);
   for (let attempt = 1; ep !== undefined; attempt++) {
-    const remaining = deadlineAt - now();
+    const remaining = deadlineAt - (attempt === 1 ? at : now());
     if (remaining <= 0) {
       deadlinePassed = true;
       break;
@@ -140,12 +158,20 @@ export async function discoveryFetch(
     if (attempt > 1) (tried ??= new Set(first ? [first] : [])).add(ep);
     else first = ep;
     pool.acquire(ep);
-    const started = now();
     let res: Dispatcher.ResponseData;
     try {
-      res = await attemptOnce(deps, ep, path, method, headers, body, remaining, signal);
+      res = breaker
+        ? await guardedAttempt(deps, breaker, ep, path, method, headers, body, remaining, signal)
+        : await deps.dispatcher(ep).request({
+            path,
+            method,
+            headers,
+            body,
+            headersTimeout: remaining,
+            signal,
+          });
     } catch (error) {
-      pool.release(ep, { ok: false, error, durationMs: now() - started });
+      pool.settle(ep, false, undefined, error);
       lastError = error;
       if (signal?.aborted) throw signal.reason;
       if (errorCode(error) === HEADERS_TIMEOUT && now() >= deadlineAt) {
@@ -172,31 +198,15 @@ export async function discoveryFetch(
       const next = pool.pick(init.hashKey, (tried ??= new Set([ep])));
       if (next && deps.budget.tryWithdraw()) {
         await res.body.dump().catch(() => undefined);
-        pool.release(ep, { ok: false, status, durationMs: now() - started });
+        pool.settle(ep, false, status, undefined);
         lastError = new UpstreamStatusError(status, undefined);
         ep = next;
         continue;
       }
     }
-    // Hand the response over; in-flight ends when its body closes (read, dumped or destroyed).
-    const endpoint = ep;
-    let released = false;
-    const finish = (error?: unknown): void => {
-      if (released) return;
-      released = true;
-      pool.release(endpoint, {
-        ok: status < 500 && error === undefined,
-        status,
-        ...(error === undefined ? {} : { error }),
-        durationMs: now() - started,
-      });
-    };
-    // An error listener also keeps a body handed to Koa from crashing the process when the
-    // client goes away mid-response (Koa 3 + undici 7).
-    res.body.on('error', finish);
-    res.body.once('close', finish);
+    handOver(pool, ep, res, status);
     const out = res as DiscoveryResponse;
-    out.instance = endpoint.instance;
+    out.instance = ep.instance;
     out.attempts = attempt;
     return out;
   }
@@ -221,8 +231,30 @@ export async function discoveryFetch(
   );
 }
 
-async function attemptOnce(
+/**
+ * Hands the response over: in-flight ends exactly once, when its body closes (read, dumped,
+ * destroyed or errored). `'close'` always follows `'error'` on undici's body, so one listener
+ * reading `body.errored` releases; the `'error'` listener keeps a body handed to Koa from
+ * crashing the process when the client goes away mid-response (Koa 3 + undici 7).
+ */
+function handOver(
+  pool: ServicePool,
+  ep: Endpoint,
+  res: Dispatcher.ResponseData,
+  status: number,
+): void {
+  const stream = res.body;
+  stream.on('error', ignoreBodyError);
+  stream.on('close', function releaseOnClose() {
+    const error: unknown = stream.errored ?? undefined;
+    pool.settle(ep, status < 500 && error === undefined, status, error);
+  });
+}
+
+/** One attempt through the instance's breaker: 5xx count as failures, yet come back as responses. */
+async function guardedAttempt(
   deps: FetchDeps,
+  factory: NonNullable<NormalizedOptions['breaker']>,
   ep: Endpoint,
   path: string,
   method: Dispatcher.HttpMethod,
@@ -232,17 +264,6 @@ async function attemptOnce(
   signal: AbortSignal | undefined,
 ): Promise<Dispatcher.ResponseData> {
   const dispatcher = deps.dispatcher(ep);
-  const request = (sig: AbortSignal | undefined): Promise<Dispatcher.ResponseData> =>
-    dispatcher.request({
-      path,
-      method,
-      headers,
-      body,
-      headersTimeout,
-      ...(sig ? { signal: sig } : {}),
-    });
-  const factory = deps.options.breaker;
-  if (!factory) return request(signal);
   ep.breaker ??= factory(ep.id);
   try {
     return await ep.breaker.execute(async (breakerSignal) => {
@@ -250,7 +271,14 @@ async function attemptOnce(
         breakerSignal && signal
           ? AbortSignal.any([signal, breakerSignal])
           : (breakerSignal ?? signal);
-      const res = await request(sig);
+      const res = await dispatcher.request({
+        path,
+        method,
+        headers,
+        body,
+        headersTimeout,
+        signal: sig,
+      });
       // The breaker must see 5xx as failures: carry the response out inside an error.
       if (res.statusCode >= 500) throw new UpstreamStatusError(res.statusCode, res);
       return res;

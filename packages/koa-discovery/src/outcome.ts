@@ -20,7 +20,12 @@ export function isClientAbort(error: unknown): boolean {
  * not the caller giving up (connect refused, reset, timeout).
  */
 export function isInstanceFailure(outcome: Outcome): boolean {
-  if (outcome.status !== undefined) return outcome.status >= 500;
-  if (outcome.ok) return false;
-  return !isClientAbort(outcome.error);
+  return isFailure(outcome.ok, outcome.status, outcome.error);
+}
+
+/** {@link isInstanceFailure} on the outcome's fields (no object needed). */
+export function isFailure(ok: boolean, status: number | undefined, error: unknown): boolean {
+  if (status !== undefined) return status >= 500;
+  if (ok) return false;
+  return !isClientAbort(error);
 }

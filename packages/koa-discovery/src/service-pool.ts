@@ -4,7 +4,7 @@ import { contentHash } from './content-hash.js';
 import { Endpoint } from './endpoint.js';
 import { matchesFilter, type Instance, type InstanceFilter } from './instance.js';
 import { ejectionMs, maxEjectable, type NormalizedOutlier } from './outlier.js';
-import { isInstanceFailure, type Outcome } from './outcome.js';
+import { isFailure, type Outcome } from './outcome.js';
 import type { RegistryWatch, WatchInfo } from './registry.js';
 
 /** What `snapshot()` says about one instance. */
@@ -185,20 +185,26 @@ export class ServicePool {
 
   /** Ends one exchange: in-flight down, outcome into outlier detection. Call exactly once. */
   release(ep: Endpoint, outcome: Outcome): void {
+    this.settle(ep, outcome.ok, outcome.status, outcome.error);
+  }
+
+  /**
+   * {@link release} on the outcome's fields, for `fetch`'s own path: no outcome object, and the
+   * clock is read only when an ejection is at stake. Call exactly once per exchange.
+   */
+  settle(ep: Endpoint, ok: boolean, status: number | undefined, error: unknown): void {
     if (ep.inflight > 0) ep.inflight--;
-    const now = this.#o.now();
     const o = this.#o.outlier;
-    if (!isInstanceFailure(outcome)) {
-      if (outcome.ok || outcome.status !== undefined) {
+    if (!isFailure(ok, status, error)) {
+      if (ok || status !== undefined) {
         ep.consecutiveFailures = 0;
         // Healthy for as long as the last ejection lasted: forgive one ejection.
-        if (
-          ep.ejections > 0 &&
-          ep.ejectedUntil === 0 &&
-          now - ep.returnedAt >= o.baseEjectionMs * ep.ejections
-        ) {
-          ep.ejections--;
-          ep.returnedAt = now;
+        if (ep.ejections > 0 && ep.ejectedUntil === 0) {
+          const now = this.#o.now();
+          if (now - ep.returnedAt >= o.baseEjectionMs * ep.ejections) {
+            ep.ejections--;
+            ep.returnedAt = now;
+          }
         }
       }
       return;
@@ -212,6 +218,7 @@ export class ServicePool {
       return;
     }
     if (this.#ejected >= maxEjectable(this.#endpoints.length, o.maxEjectionPercent)) return;
+    const now = this.#o.now();
     ep.ejections++;
     const ms = ejectionMs(ep.ejections, o, this.#o.random);
     ep.ejectedUntil = now + ms;

@@ -238,6 +238,40 @@ describe('in-flight counters', () => {
     expect(inflight(mw)).toBe(0);
   });
 
+  it('drop to zero when the caller destroys a body it never reads', async () => {
+    const a = track(await upstream('a'));
+    const mw = discovery({ services: { orders: [a.url] }, env: false });
+    mids.push(mw);
+    const res = await mw.client.fetch('orders', '/');
+    expect(inflight(mw)).toBe(1);
+    res.body.destroy();
+    await waitFor(() => inflight(mw) === 0);
+  });
+
+  it('drop to zero once when the upstream cuts the body, without failing the instance', async () => {
+    const cut = track(
+      await upstream('cut', (ctx) => {
+        ctx.respond = false;
+        ctx.res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+        ctx.res.write('partial', () => ctx.res.socket?.destroy());
+      }),
+    );
+    const mw = discovery({
+      services: { orders: [cut.url] },
+      outlier: { consecutiveFailures: 1 },
+      env: false,
+    });
+    mids.push(mw);
+    const unread = await mw.client.fetch('orders', '/'); // errors with nobody reading it
+    const read = await mw.client.fetch('orders', '/');
+    await expect(read.body.text()).rejects.toBeDefined();
+    await waitFor(() => unread.body.destroyed && inflight(mw) === 0);
+    expect(inflight(mw)).toBe(0);
+    const [instance] = mw.snapshot().services[0]!.instances;
+    // A 200 whose body was cut says the instance answered: not an outlier.
+    expect(instance).toMatchObject({ ejected: false, consecutiveFailures: 0, inflight: 0 });
+  });
+
   it('resolves without a key when the hashKey callback throws, reporting it on the app', async () => {
     const a = track(await upstream('a'));
     const mw = discovery({ services: { orders: [a.url] }, env: false });
@@ -305,6 +339,40 @@ describe('passive outlier ejection', () => {
     for (let i = 0; i < 4; i++) await (await mw.client.fetch('orders', '/')).body.dump();
     expect(bad.hits).toBeGreaterThan(3);
     expect(events).toContain(`uneject ${bad.url}`);
+  });
+
+  it('forgives one ejection once the instance stayed healthy as long as it lasted', async () => {
+    const clock = manualClock();
+    let failing = true;
+    const flaky = track(
+      await upstream('flaky', (ctx) => {
+        ctx.status = failing ? 500 : 200;
+        ctx.body = 'x';
+      }),
+    );
+    const good = track(await upstream('good'));
+    const mw = discovery({
+      services: { orders: [flaky.url, good.url] },
+      balancer: 'round-robin',
+      outlier: { consecutiveFailures: 2, baseEjectionMs: 10_000 },
+      fetch: { retries: 0 },
+      now: clock.now,
+      random: seeded(3),
+      env: false,
+    });
+    mids.push(mw);
+    const flakyState = () => mw.snapshot().services[0]!.instances.find((i) => i.url === flaky.url)!;
+    for (let i = 0; i < 4; i++) await (await mw.client.fetch('orders', '/')).body.dump();
+    expect(flakyState()).toMatchObject({ ejected: true, ejections: 1 });
+
+    failing = false;
+    clock.advance(11_001); // past the ejection (10 s ± 10 %)
+    for (let i = 0; i < 2; i++) await (await mw.client.fetch('orders', '/')).body.dump();
+    expect(flakyState()).toMatchObject({ ejected: false, ejections: 1 });
+
+    clock.advance(10_000); // healthy for as long as the ejection lasted
+    for (let i = 0; i < 2; i++) await (await mw.client.fetch('orders', '/')).body.dump();
+    expect(flakyState()).toMatchObject({ ejected: false, ejections: 0 });
   });
 
   it('counts 5xx outcomes a resolver caller reports', async () => {
