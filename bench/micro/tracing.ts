@@ -52,6 +52,30 @@ export default defineMicro([
     iterations: 20_000,
   },
   {
+    name: 'tracing: createContext + tracing() middleware, SDK recording (BatchSpanProcessor, no-op exporter, span ended on close)',
+    async setup() {
+      const { BatchSpanProcessor, NodeTracerProvider } =
+        await import('@opentelemetry/sdk-trace-node');
+      // Passed as tracerProvider, not registered: the other cases keep running without an SDK.
+      const provider = new NodeTracerProvider({
+        spanProcessors: [
+          new BatchSpanProcessor({
+            export: (_spans, done) => done({ code: 0 }),
+            shutdown: () => Promise.resolve(),
+          }),
+        ],
+      });
+      const middleware = tracing({ tracerProvider: provider });
+      const next = (): Promise<void> => Promise.resolve();
+      return perRequest(async (ctx) => {
+        await middleware(ctx, next);
+        // No socket here: 'close' ends the span (recorded as aborted, as a hung-up client would).
+        ctx.res.emit('close');
+      });
+    },
+    iterations: 20_000,
+  },
+  {
     name: 'tracing: parseTraceparent (valid)',
     setup: () => () => parseTraceparent(TRACEPARENT),
     iterations: 1_000_000,

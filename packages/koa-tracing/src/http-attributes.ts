@@ -76,11 +76,12 @@ export function splitHost(
   return { address, port: Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined };
 }
 
-/** The attributes known when the request arrives (given to the sampler). */
+/**
+ * The attributes a recorded span gets once the request is known to be recorded, beyond
+ * `http.request.method` and `url.path` (which the span starts with, for the sampler).
+ */
 export function requestAttributes(ctx: KoaContext, method: string): Attributes {
   const attributes: Attributes = {
-    [ATTR.method]: method,
-    [ATTR.path]: ctx.path,
     [ATTR.scheme]: ctx.protocol,
     [ATTR.protocolVersion]: ctx.req.httpVersion,
   };
