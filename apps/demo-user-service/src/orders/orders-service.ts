@@ -13,7 +13,7 @@ import type { OrdersConfig } from '../config.js';
 import { problemHandler } from '../http/problem.js';
 import type { Logger } from '../logger.js';
 import { createDiscovery } from '../mesh/discovery.js';
-import { serve, type Served } from '../mesh/server.js';
+import { serviceLifecycle } from '../mesh/lifecycle.js';
 import { startTracingSdk } from '../mesh/tracing-sdk.js';
 import { ordersRouter } from './routes.js';
 
@@ -76,57 +76,20 @@ export async function createOrdersService(
       await sdk?.shutdown();
     },
   ];
-  let served: Served | undefined;
-  let stopping: Promise<void> | undefined;
+  const lifecycle = serviceLifecycle({
+    app,
+    config,
+    health: healthMw,
+    discovery: discoveryMw,
+    logger,
+    onClose,
+  });
   return {
     app,
     health: healthMw,
     metrics: metricsMw,
     discovery: discoveryMw,
-    async start({ ownProcess = false } = {}) {
-      served = await serve({
-        app,
-        config,
-        health: healthMw,
-        logger,
-        beforeDrain: [
-          async function deregister() {
-            await discoveryMw.stop();
-          },
-        ],
-        onClose,
-        ownProcess,
-      });
-      healthMw.markReady();
-      try {
-        await discoveryMw.start({ port: served.port, address: config.advertiseHost });
-      } catch (err) {
-        // Fail fast: an instance nobody can discover should crash-loop (with the orchestrator's
-        // backoff) rather than run unseen. Once registered, Consul outages are survived.
-        served.shutdown.dispose();
-        served.server.close();
-        served.server.closeAllConnections();
-        throw new Error(
-          `cannot register in Consul at ${config.consulAddr}: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
-        );
-      }
-      return served.url;
-    },
-    stop() {
-      stopping ??= (async () => {
-        if (served) {
-          await served.shutdown.shutdown('stop');
-          served.shutdown.dispose();
-          return;
-        }
-        await discoveryMw.stop();
-        for (const hook of onClose) await hook();
-        healthMw.close();
-      })();
-      return stopping;
-    },
+    start: lifecycle.start,
+    stop: lifecycle.stop,
   };
 }
