@@ -125,9 +125,27 @@ interface Sample {
   rps: number;
   p99: number;
   errors: number;
+  /** The serving process's CPU time (user + system) per completed request, in µs. */
+  cpu: number;
+}
+
+/** The serving child's CPU time so far, in µs (it answers a `cpu` message; see serve.ts). */
+function cpuOf(r: Running): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${r.scenario.name}: no cpu reply`)), 5000);
+    const onMessage = (msg: { type?: string; micros?: number }): void => {
+      if (msg.type !== 'cpu' || typeof msg.micros !== 'number') return;
+      clearTimeout(timer);
+      r.child.off('message', onMessage);
+      resolve(msg.micros);
+    };
+    r.child.on('message', onMessage);
+    r.child.send({ type: 'cpu' });
+  });
 }
 
 async function hit(r: Running, seconds: number, connections: number): Promise<Sample> {
+  const cpuBefore = await cpuOf(r);
   const result = await autocannon({
     url: r.url,
     connections,
@@ -136,10 +154,12 @@ async function hit(r: Running, seconds: number, connections: number): Promise<Sa
     headers: r.scenario.headers,
     body: r.scenario.body,
   });
+  const cpuAfter = await cpuOf(r);
   return {
     rps: result.requests.average,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+    cpu: (cpuAfter - cpuBefore) / Math.max(1, result.requests.total),
   };
 }
 
@@ -175,15 +195,17 @@ async function runHttp(args: Args): Promise<Record<string, unknown>> {
         samples.get(r.scenario.name)!.push(await hit(r, perRun, args.connections));
       process.stdout.write(`  round ${round + 1}/${args.rounds} done\n`);
     }
-    const ratio = (name: string, other: string, key: 'rps' | 'p99'): number | undefined => {
+    // Per-round ratios, then their median. `cpu` is inverted (other / name): a capacity ratio,
+    // the requests/s one CPU core would serve relative to the other, like the req/s column.
+    const ratio = (name: string, other: string, key: 'rps' | 'p99' | 'cpu'): number | undefined => {
       const a = samples.get(name);
       const b = samples.get(other);
       if (!a || !b) return undefined;
-      return median(a.map((x, i) => x[key] / b[i]![key]));
+      return median(a.map((x, i) => (key === 'cpu' ? b[i]!.cpu / x.cpu : x[key] / b[i]![key])));
     };
     console.log('');
     console.log(
-      `${pad('scenario', 28)}${pad('req/s', 10, true)}${pad('p99 ms', 9, true)}${pad('req/s vs koa', 14, true)}${pad('p99 vs koa', 12, true)}${pad('errors', 8, true)}  other ratios (req/s)`,
+      `${pad('scenario', 28)}${pad('req/s', 10, true)}${pad('p99 ms', 9, true)}${pad('req/s vs koa', 14, true)}${pad('p99 vs koa', 12, true)}${pad('cpu µs/req', 12, true)}${pad('cpu vs koa', 12, true)}${pad('errors', 8, true)}  other ratios (req/s; cpu)`,
     );
     const table: Record<string, unknown> = {};
     for (const r of running) {
@@ -193,20 +215,24 @@ async function runHttp(args: Args): Promise<Record<string, unknown>> {
       const p99 = median(xs.map((x) => x.p99));
       const vsKoa = ratio(name, 'koa', 'rps')!;
       const p99VsKoa = ratio(name, 'koa', 'p99')!;
+      const cpu = median(xs.map((x) => x.cpu));
+      const cpuVsKoa = ratio(name, 'koa', 'cpu')!;
       const errors = xs.reduce((n, x) => n + x.errors, 0);
       const others = (r.scenario.compareTo ?? [])
-        .map((o) => [o, ratio(name, o, 'rps')] as const)
-        .filter((pair): pair is readonly [string, number] => pair[1] !== undefined);
+        .map((o) => [o, ratio(name, o, 'rps'), ratio(name, o, 'cpu')] as const)
+        .filter((t): t is readonly [string, number, number] => t[1] !== undefined);
       console.log(
-        `${pad(name, 28)}${pad(rps.toFixed(0), 10, true)}${pad(p99.toFixed(1), 9, true)}${pad(vsKoa.toFixed(3), 14, true)}${pad(p99VsKoa.toFixed(3), 12, true)}${pad(String(errors), 8, true)}  ${others.map(([o, v]) => `vs ${o} ${v.toFixed(3)}`).join(', ')}`,
+        `${pad(name, 28)}${pad(rps.toFixed(0), 10, true)}${pad(p99.toFixed(1), 9, true)}${pad(vsKoa.toFixed(3), 14, true)}${pad(p99VsKoa.toFixed(3), 12, true)}${pad(cpu.toFixed(1), 12, true)}${pad(cpuVsKoa.toFixed(3), 12, true)}${pad(String(errors), 8, true)}  ${others.map(([o, v, c]) => `vs ${o} ${v.toFixed(3)}; ${c.toFixed(3)}`).join(', ')}`,
       );
       table[name] = {
         rps,
         p99,
         vsKoa,
         p99VsKoa,
+        cpu,
+        cpuVsKoa,
         errors,
-        others: Object.fromEntries(others),
+        others: Object.fromEntries(others.map(([o, v, c]) => [o, { rps: v, cpu: c }])),
         rounds: xs,
       };
     }

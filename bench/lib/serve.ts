@@ -16,5 +16,11 @@ const stop = async (): Promise<void> => {
 };
 process.on('message', (msg: { type?: string }) => {
   if (msg?.type === 'stop') void stop();
+  // The harness reads this process's CPU time before and after each load run: CPU per request is
+  // the server's own cost, which the load generator's share of the machine does not blur.
+  else if (msg?.type === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    process.send?.({ type: 'cpu', micros: user + system });
+  }
 });
 process.on('disconnect', () => void stop());

@@ -16,7 +16,7 @@ import {
   type SpanOptions,
 } from '@opentelemetry/api';
 import type { Context as KoaContext, Middleware, Next } from 'koa';
-import { spanContextFactory } from './active-context.js';
+import { LocalSpan, localSpansWork, spanContextFactory } from './active-context.js';
 import { parseBaggage } from './baggage.js';
 import { extractTraceContext, getFromRecord } from './extract.js';
 import { createIdGenerator } from './hex.js';
@@ -114,6 +114,7 @@ export function tracing(options?: TracingOptions): Middleware {
   };
   const ids = createIdGenerator();
   const setSpan = spanContextFactory();
+  const useLocalSpans = localSpansWork();
   const kSpan = Symbol('@koa-mesh/tracing span');
   const requestIdHeader = o.requestIdHeader;
   const generateRequestId = o.generateRequestId;
@@ -251,17 +252,24 @@ export function tracing(options?: TracingOptions): Middleware {
     } else if (o.baggage !== false) {
       parent = readBaggage(headers, parent);
     }
+    let active: OtelContext;
     if (span === undefined) {
       // No SDK: this hop's own ids, continuing the inbound trace unless restarted.
-      const own: SpanContext = continued
-        ? {
-            traceId: inbound.traceId,
-            spanId: ids.spanId(),
-            traceFlags: inbound.traceFlags & KNOWN_FLAGS,
-          }
-        : { traceId: ids.traceId(), spanId: ids.spanId(), traceFlags: FLAG_RANDOM };
-      if (continued && inbound.traceState) own.traceState = inbound.traceState;
-      span = trace.wrapSpanContext(own);
+      const traceId = continued ? inbound.traceId : ids.traceId();
+      const flags = continued ? inbound.traceFlags & KNOWN_FLAGS : FLAG_RANDOM;
+      const traceState = continued ? inbound.traceState : undefined;
+      if (useLocalSpans) {
+        const local = new LocalSpan(parent, traceId, ids.spanId(), flags, traceState);
+        span = local;
+        active = local;
+      } else {
+        const own: SpanContext = { traceId, spanId: ids.spanId(), traceFlags: flags };
+        if (traceState) own.traceState = traceState;
+        span = trace.wrapSpanContext(own);
+        active = setSpan(parent, span);
+      }
+    } else {
+      active = setSpan(parent, span);
     }
     const sc = span.spanContext();
     state.traceId = sc.traceId;
@@ -273,7 +281,6 @@ export function tracing(options?: TracingOptions): Middleware {
         `traceparent;desc="${formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags)}"`,
       );
     }
-    const active = setSpan(parent, span);
     // Without a context manager (no SDK) context.active() stays empty downstream; outbound calls
     // can still find the request's context through the ctx (injectTraceHeaders(h, { ctx })).
     (ctx as unknown as { [OTEL_CONTEXT]: unknown })[OTEL_CONTEXT] = active;

@@ -6,7 +6,7 @@ import {
   type Context,
   type Span,
 } from '@opentelemetry/api';
-import { spanContextFactory } from '../src/active-context.js';
+import { LocalSpan, localSpansWork, spanContextFactory } from '../src/active-context.js';
 
 const KEY = createContextKey('test key');
 const OTHER = createContextKey('other key');
@@ -62,5 +62,67 @@ describe('spanContextFactory', () => {
     // Without a context manager `with` only calls the function; the value it returns is the point.
     expect(context.with(ctx, () => 'ran')).toBe('ran');
     expect(trace.getSpanContext(ctx)?.spanId).toBe('00f067aa0ba902b7');
+  });
+});
+
+describe('LocalSpan (span, span context and active context in one object)', () => {
+  const parent = propagation
+    .setBaggage(ROOT_CONTEXT, propagation.createBaggage({ tenant: { value: 'acme' } }))
+    .setValue(KEY, 'from parent');
+  const traceState = trace
+    .wrapSpanContext({
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+      traceFlags: 1,
+    })
+    .spanContext().traceState;
+  const local = new LocalSpan(
+    parent,
+    '4bf92f3577b34da6a3ce929d0e0e4736',
+    'b7ad6b7169203331',
+    3,
+    traceState,
+  );
+
+  it('is usable with this copy of @opentelemetry/api', () => {
+    expect(localSpansWork()).toBe(true);
+  });
+
+  it('reads as the parent with a non-recording span set, as trace.setSpan would give', () => {
+    expect(trace.getSpan(local)).toBe(local);
+    expect(trace.getSpanContext(local)).toEqual({
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: 3,
+      traceState,
+    });
+    expect(trace.isSpanContextValid(local.spanContext())).toBe(true);
+    expect(local.isRecording()).toBe(false);
+    expect(view(local)).toEqual([local, 'from parent', undefined, 'acme']);
+  });
+
+  it("ignores span operations, as the API's NonRecordingSpan does", () => {
+    expect(local.setAttribute('a', 1).setAttributes({ b: 2 }).addEvent('e').updateName('n')).toBe(
+      local,
+    );
+    expect(local.setStatus({ code: 2 }).addLink({ context: local }).addLinks([])).toBe(local);
+    expect(local.end()).toBeUndefined();
+    expect(local.recordException(new Error('x'))).toBeUndefined();
+  });
+
+  it('writes and deletes into new contexts that keep the span, leaving itself and the parent untouched', () => {
+    const written = local.setValue(OTHER, 42).setValue(KEY, 'overridden');
+    expect(view(written)).toEqual([local, 'overridden', 42, 'acme']);
+    expect(view(local.deleteValue(KEY))).toEqual([local, undefined, undefined, 'acme']);
+    expect(trace.getSpan(trace.deleteSpan(local))).toBeUndefined();
+    expect(view(local)).toEqual([local, 'from parent', undefined, 'acme']);
+    expect(view(parent)).toEqual([undefined, 'from parent', undefined, 'acme']);
+  });
+
+  it('can have a child span set over it, which then reads first', () => {
+    const child = trace.setSpan(local, span('0123456789abcdef'));
+    expect(trace.getSpan(child)?.spanContext().spanId).toBe('0123456789abcdef');
+    expect(trace.getSpan(trace.deleteSpan(child))).toBeUndefined();
+    expect(child.getValue(KEY)).toBe('from parent');
   });
 });
