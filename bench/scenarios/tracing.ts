@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type KoaClass from 'koa';
 import type { Middleware } from 'koa';
+import type RouterClass from '@koa/router';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
 import { closeServer, defineScenarios, listen } from '../lib/scenario.js';
 
@@ -19,6 +20,42 @@ const HEADERS = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba9
 const handler: Middleware = (ctx) => {
   ctx.body = { id: 1, name: 'ada' };
 };
+
+/**
+ * A typical service's app: an error handler, a response-time header, an API-key check and a
+ * @koa/router route with a parameter, answering the same small JSON body. Built from the `Koa`
+ * and `Router` passed in, so the auto-instrumented scenario can hand in its patched copies.
+ */
+function serviceApp(Koa: typeof KoaClass, Router: typeof RouterClass, first?: Middleware) {
+  const app = new Koa();
+  if (first) app.use(first);
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      ctx.status = 500;
+      ctx.body = { error: String(err) };
+    }
+  });
+  app.use(async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    await next();
+    ctx.set('x-response-time', `${Number(process.hrtime.bigint() - started) / 1e6}ms`);
+  });
+  app.use(async (ctx, next) => {
+    if (ctx.get('x-api-key') !== 'bench') ctx.throw(401);
+    await next();
+  });
+  const router = new Router();
+  router.get('/users/:id', (ctx) => {
+    ctx.body = { id: Number(ctx.params.id), name: 'ada' };
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
+
+const APP_HEADERS = { ...HEADERS, 'x-api-key': 'bench' };
 
 /** A span exporter that drops everything: the cost measured is recording, not exporting. */
 function noopExporter(counter: { spans: number }): SpanExporter {
@@ -65,6 +102,83 @@ async function serve(server: Server, close?: () => Promise<void>) {
 }
 
 export default defineScenarios([
+  {
+    name: 'tracing:sdk-floor',
+    description:
+      'the least any SDK-based middleware does: one span started, made active (context.with), ended; same SDK',
+    headers: HEADERS,
+    compareTo: ['tracing:sdk', 'tracing:otel-instrumentation'],
+    async start() {
+      const counter = { spans: 0 };
+      const provider = await startSdk(counter);
+      const { context, trace } = await import('@opentelemetry/api');
+      const tracer = trace.getTracer('floor');
+      const { default: Koa } = await import('koa');
+      const app = new Koa();
+      app.use(async (ctx, next) => {
+        const span = tracer.startSpan('GET');
+        try {
+          await context.with(trace.setSpan(context.active(), span), next);
+        } finally {
+          span.end();
+        }
+      });
+      app.use(handler);
+      return serve(createServer(app.callback()), stopSdk('tracing:sdk-floor', provider, counter));
+    },
+  },
+  {
+    name: 'tracing:app',
+    description:
+      'a typical service app (3 middleware + @koa/router route), no tracing: its baseline',
+    headers: APP_HEADERS,
+    async start() {
+      const { default: Koa } = await import('koa');
+      const { default: Router } = await import('@koa/router');
+      return serve(createServer(serviceApp(Koa, Router).callback()));
+    },
+  },
+  {
+    name: 'tracing:app-sdk',
+    description: 'the typical service app + tracing() with the OTel SDK recording every request',
+    headers: APP_HEADERS,
+    compareTo: ['tracing:app', 'tracing:app-otel-instrumentation'],
+    async start() {
+      const counter = { spans: 0 };
+      const provider = await startSdk(counter);
+      const { default: Koa } = await import('koa');
+      const { default: Router } = await import('@koa/router');
+      const { tracing } = await import('@koa-mesh/tracing');
+      const app = serviceApp(Koa, Router, tracing());
+      return serve(createServer(app.callback()), stopSdk('tracing:app-sdk', provider, counter));
+    },
+  },
+  {
+    name: 'tracing:app-otel-instrumentation',
+    description:
+      'the typical service app under instrumentation-http + instrumentation-koa, same SDK, no tracing()',
+    headers: APP_HEADERS,
+    compareTo: ['tracing:app', 'tracing:app-sdk'],
+    async start() {
+      const counter = { spans: 0 };
+      const provider = await startSdk(counter);
+      const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
+      const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
+      const { KoaInstrumentation } = await import('@opentelemetry/instrumentation-koa');
+      registerInstrumentations({
+        tracerProvider: provider,
+        instrumentations: [new HttpInstrumentation(), new KoaInstrumentation()],
+      });
+      const require = createRequire(import.meta.url);
+      const http = require('node:http') as HttpModule;
+      const Koa = require('koa') as typeof KoaClass;
+      const Router = require('@koa/router') as typeof RouterClass;
+      return serve(
+        http.createServer(serviceApp(Koa, Router).callback()),
+        stopSdk('tracing:app-otel-instrumentation', provider, counter),
+      );
+    },
+  },
   {
     name: 'tracing',
     description: 'tracing() with no SDK registered: continue + propagate context, ids on ctx.state',
