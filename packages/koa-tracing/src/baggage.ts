@@ -15,6 +15,11 @@ export interface BaggageMember {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // value = *baggage-octet, percent-encoded: printable ASCII but DQUOTE, ",", ";" and "\".
 const VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
+/** True when `key` is a valid baggage key (an RFC 7230 token), so also a valid header-name suffix. */
+export function isBaggageKey(key: string): boolean {
+  return TOKEN.test(key);
+}
+
 const PROPERTY =
   /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*)?$/;
 const OWS = /^[ \t]+|[ \t]+$/g;

@@ -18,6 +18,6 @@ export { formatBaggage, parseBaggage } from './baggage.js';
 export type { BaggageMember } from './baggage.js';
 export { parseB3Multi, parseB3Single } from './b3.js';
 export type { B3MultiHeaders } from './b3.js';
-export { parseUberTraceId } from './jaeger.js';
+export { parseUberBaggage, parseUberTraceId, writeUberBaggage } from './jaeger.js';
 export { isValidRequestId } from './request-id.js';
 export { ATTR as TRACING_ATTRIBUTES } from './http-attributes.js';

@@ -6,7 +6,7 @@ import {
 } from '@opentelemetry/api';
 import type { PropagationFormat } from './extract.js';
 import { traceContextOf } from './koa-context.js';
-import { serializeBaggage, writeTraceHeaders } from './propagator.js';
+import { writeBaggageHeaders, writeTraceHeaders } from './propagator.js';
 
 /** Options of {@link injectTraceHeaders} and {@link traceInterceptor}. */
 export interface InjectOptions {
@@ -49,11 +49,9 @@ export function injectTraceHeaders<H extends HeaderTarget>(
           void (headers as { set(n: string, v: string): unknown }).set(name, value)
       : (name: string, value: string) => void ((headers as Record<string, unknown>)[name] = value);
   const sc = trace.getSpanContext(ctx);
-  if (sc && isSpanContextValid(sc)) writeTraceHeaders(sc, options.propagators ?? TRACECONTEXT, set);
-  if (options.baggage ?? true) {
-    const bag = serializeBaggage(ctx);
-    if (bag) set('baggage', bag);
-  }
+  const formats = options.propagators ?? TRACECONTEXT;
+  if (sc && isSpanContextValid(sc)) writeTraceHeaders(sc, formats, set);
+  if (options.baggage ?? true) writeBaggageHeaders(ctx, formats, set);
   return headers;
 }
 

@@ -1,3 +1,9 @@
+import {
+  isBaggageKey,
+  MAX_BAGGAGE_LENGTH,
+  MAX_BAGGAGE_MEMBERS,
+  type BaggageMember,
+} from './baggage.js';
 import { isAllZeros, isLowerHex, padHex } from './hex.js';
 import { FLAG_SAMPLED, type ParsedTraceContext } from './traceparent.js';
 
@@ -31,4 +37,59 @@ export function parseUberTraceId(header: string | undefined): ParsedTraceContext
 /** Formats `uber-trace-id` for an outbound call (parent span id `0`, as the format deprecates it). */
 export function formatUberTraceId(traceId: string, spanId: string, traceFlags: number): string {
   return `${traceId}:${spanId}:0:${traceFlags & FLAG_SAMPLED ? '1' : '0'}`;
+}
+
+/** Jaeger carries each baggage item in its own header: `uberctx-{key}: {url-encoded value}`. */
+export const UBERCTX_PREFIX = 'uberctx-';
+
+/**
+ * Reads Jaeger baggage from the `uberctx-{key}` headers among `names` (lowercase, as Node gives
+ * them). Values are URL-decoded (an undecodable one is skipped); keys must be baggage keys (RFC
+ * 7230 tokens); the same caps as W3C `baggage` apply: at most {@link MAX_BAGGAGE_MEMBERS} items and
+ * {@link MAX_BAGGAGE_LENGTH} characters of keys and values in all, the rest dropped. `allow`, when
+ * given, keeps only the keys it accepts.
+ */
+export function parseUberBaggage(
+  names: Iterable<string>,
+  get: (name: string) => string | undefined,
+  allow?: (key: string) => boolean,
+): BaggageMember[] {
+  const out: BaggageMember[] = [];
+  let length = 0;
+  for (const name of names) {
+    if (!name.startsWith(UBERCTX_PREFIX)) continue;
+    const key = name.slice(UBERCTX_PREFIX.length);
+    const raw = get(name);
+    if (raw === undefined || !isBaggageKey(key)) continue;
+    if (allow && !allow(key)) continue;
+    let value: string;
+    try {
+      value = decodeURIComponent(raw.trim());
+    } catch {
+      continue;
+    }
+    length += key.length + value.length;
+    if (out.length >= MAX_BAGGAGE_MEMBERS || length > MAX_BAGGAGE_LENGTH) break;
+    out.push({ key, value });
+  }
+  return out;
+}
+
+/**
+ * Writes baggage members as Jaeger `uberctx-{key}` headers (values URL-encoded), within the same
+ * caps as {@link parseUberBaggage}; a key that is not a baggage key is skipped.
+ */
+export function writeUberBaggage(
+  members: Iterable<Pick<BaggageMember, 'key' | 'value'>>,
+  set: (name: string, value: string) => void,
+): void {
+  let count = 0;
+  let length = 0;
+  for (const { key, value } of members) {
+    if (!isBaggageKey(key)) continue;
+    length += key.length + value.length;
+    if (count >= MAX_BAGGAGE_MEMBERS || length > MAX_BAGGAGE_LENGTH) break;
+    set(UBERCTX_PREFIX + key.toLowerCase(), encodeURIComponent(value));
+    count++;
+  }
 }

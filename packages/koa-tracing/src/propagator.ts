@@ -18,7 +18,7 @@ import {
   type ExtractedContext,
   type PropagationFormat,
 } from './extract.js';
-import { formatUberTraceId } from './jaeger.js';
+import { formatUberTraceId, parseUberBaggage, writeUberBaggage } from './jaeger.js';
 import { FLAG_SAMPLED, formatTraceparent, KNOWN_FLAGS } from './traceparent.js';
 
 /** Options of {@link MeshPropagator}. */
@@ -76,6 +76,39 @@ export function writeTraceHeaders(
   }
 }
 
+/**
+ * Writes the baggage of `ctx`: W3C `baggage`, and Jaeger `uberctx-{key}` headers too when
+ * `formats` includes `jaeger`.
+ */
+export function writeBaggageHeaders(
+  ctx: Context,
+  formats: readonly PropagationFormat[],
+  set: (name: string, value: string) => void,
+): void {
+  const bag = serializeBaggage(ctx);
+  if (bag) set('baggage', bag);
+  if (formats.includes('jaeger')) {
+    const entries = propagation.getBaggage(ctx)?.getAllEntries();
+    if (entries)
+      writeUberBaggage(
+        entries.map(([key, { value }]) => ({ key, value })),
+        set,
+      );
+  }
+}
+
+/**
+ * Baggage from Jaeger `uberctx-*` headers, read only when the request carries `uber-trace-id`
+ * (Jaeger clients send both), so requests from other tracers pay nothing for it.
+ */
+export function readUberBaggage(
+  names: () => Iterable<string>,
+  get: (name: string) => string | undefined,
+  allow?: (key: string) => boolean,
+): BaggageMember[] {
+  return get('uber-trace-id') === undefined ? [] : parseUberBaggage(names(), get, allow);
+}
+
 /** Serialises the baggage of `ctx`, or `''` when it has none. */
 export function serializeBaggage(ctx: Context): string {
   const bag = propagation.getBaggage(ctx);
@@ -127,8 +160,7 @@ export class MeshPropagator implements TextMapPropagator {
       writeTraceHeaders(sc, this.#formats, (name, value) => setter.set(carrier, name, value));
     }
     if (this.#baggage) {
-      const bag = serializeBaggage(ctx);
-      if (bag) setter.set(carrier, 'baggage', bag);
+      writeBaggageHeaders(ctx, this.#formats, (name, value) => setter.set(carrier, name, value));
     }
   }
 
@@ -140,7 +172,18 @@ export class MeshPropagator implements TextMapPropagator {
     let out = ctx;
     const parent = extractTraceContext(carrier, get, this.#formats);
     if (parent) out = trace.setSpanContext(out, toRemoteSpanContext(parent));
-    if (this.#baggage) out = withBaggage(out, parseBaggage(get(carrier, 'baggage')));
+    if (this.#baggage) {
+      // W3C baggage wins over a Jaeger item of the same key (later entries overwrite).
+      const members = parseBaggage(get(carrier, 'baggage'));
+      if (this.#formats.includes('jaeger')) {
+        const uber = readUberBaggage(
+          () => getter.keys(carrier),
+          (name) => get(carrier, name),
+        );
+        if (uber.length > 0) members.unshift(...uber);
+      }
+      out = withBaggage(out, members);
+    }
     return out;
   }
 

@@ -22,7 +22,7 @@ import { extractTraceContext, getFromRecord } from './extract.js';
 import { createIdGenerator } from './hex.js';
 import { ATTR, normalizeMethod, requestAttributes, spanName } from './http-attributes.js';
 import { normalizeOptions, type TracingOptions } from './options.js';
-import { toRemoteSpanContext, withBaggage } from './propagator.js';
+import { readUberBaggage, toRemoteSpanContext, withBaggage } from './propagator.js';
 import { OTEL_CONTEXT } from './koa-context.js';
 import { isValidRequestId } from './request-id.js';
 import { FLAG_RANDOM, FLAG_SAMPLED, formatTraceparent, KNOWN_FLAGS } from './traceparent.js';
@@ -105,12 +105,25 @@ export function tracing(options?: TracingOptions): Middleware {
     }
     return globalTracer;
   };
+  const jaeger = o.propagators.includes('jaeger');
   const readBaggage = (headers: IncomingHttpHeaders, parent: OtelContext): OtelContext => {
     // A named read (not getFromRecord's keyed one): this runs on every request.
     const raw = headers.baggage;
+    const allow = o.baggage || undefined;
+    if (jaeger && headers['uber-trace-id'] !== undefined) {
+      // Jaeger's `uberctx-*` items first, so W3C baggage wins on a key both carry.
+      const members = readUberBaggage(
+        () => Object.keys(headers),
+        (name) => getFromRecord(headers, name),
+        allow,
+      );
+      if (raw !== undefined)
+        members.push(...parseBaggage(Array.isArray(raw) ? raw.join(',') : raw, allow));
+      return withBaggage(parent, members);
+    }
     if (raw === undefined) return parent;
     const value = Array.isArray(raw) ? raw.join(',') : raw;
-    return withBaggage(parent, parseBaggage(value, o.baggage || undefined));
+    return withBaggage(parent, parseBaggage(value, allow));
   };
   const ids = createIdGenerator();
   const setSpan = spanContextFactory();

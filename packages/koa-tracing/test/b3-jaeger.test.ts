@@ -1,6 +1,12 @@
 // B3 (https://github.com/openzipkin/b3-propagation) and Jaeger `uber-trace-id` rules.
 import { formatB3Single, parseB3Multi, parseB3Single } from '../src/b3.js';
-import { formatUberTraceId, parseUberTraceId } from '../src/jaeger.js';
+import {
+  formatUberTraceId,
+  parseUberBaggage,
+  parseUberTraceId,
+  writeUberBaggage,
+} from '../src/jaeger.js';
+import { MAX_BAGGAGE_LENGTH, MAX_BAGGAGE_MEMBERS } from '../src/baggage.js';
 
 const T128 = '80f198ee56343ba864fe8b2a57d3eff7';
 const T64 = '64fe8b2a57d3eff7';
@@ -139,5 +145,55 @@ describe('parseUberTraceId', () => {
 
   it('formats the header with a zero parent', () => {
     expect(formatUberTraceId(T128, S, 1)).toBe(`${T128}:${S}:0:1`);
+  });
+});
+
+describe('Jaeger baggage (uberctx-{key} headers)', () => {
+  const read = (headers: Record<string, string>, allow?: (key: string) => boolean) =>
+    parseUberBaggage(Object.keys(headers), (name) => headers[name], allow);
+
+  it('reads uberctx-* headers only, URL-decoding values', () => {
+    expect(read({ 'uberctx-user': 'alice%20b%2Cc', 'uberctx-n': ' 1 ', other: 'x' })).toEqual([
+      { key: 'user', value: 'alice b,c' },
+      { key: 'n', value: '1' },
+    ]);
+  });
+
+  it('skips an empty or non-token key and an undecodable value, each on its own', () => {
+    expect(
+      read({ 'uberctx-': 'a', 'uberctx-a b': 'x', 'uberctx-bad': '%zz', 'uberctx-ok': 'y' }),
+    ).toEqual([{ key: 'ok', value: 'y' }]);
+  });
+
+  it('keeps only allowed keys', () => {
+    expect(read({ 'uberctx-a': '1', 'uberctx-b': '2' }, (k) => k === 'b')).toEqual([
+      { key: 'b', value: '2' },
+    ]);
+  });
+
+  it('caps the number of items and their total size like W3C baggage', () => {
+    const many: Record<string, string> = {};
+    for (let i = 0; i < MAX_BAGGAGE_MEMBERS + 10; i++) many[`uberctx-k${i}`] = 'v';
+    expect(read(many)).toHaveLength(MAX_BAGGAGE_MEMBERS);
+    const big = { 'uberctx-a': 'x'.repeat(MAX_BAGGAGE_LENGTH - 10), 'uberctx-b': 'y'.repeat(100) };
+    expect(read(big).map((m) => m.key)).toEqual(['a']);
+  });
+
+  it('writes items as uberctx-* headers with URL-encoded values, skipping invalid keys, within the caps', () => {
+    const out: Record<string, string> = {};
+    writeUberBaggage(
+      [
+        { key: 'User', value: 'alice b,c' },
+        { key: 'a b', value: 'x' },
+      ],
+      (name, value) => (out[name] = value),
+    );
+    expect(out).toEqual({ 'uberctx-user': 'alice%20b%2Cc' });
+    const many: Record<string, string> = {};
+    writeUberBaggage(
+      Array.from({ length: MAX_BAGGAGE_MEMBERS + 5 }, (_, i) => ({ key: `k${i}`, value: 'v' })),
+      (name, value) => (many[name] = value),
+    );
+    expect(Object.keys(many)).toHaveLength(MAX_BAGGAGE_MEMBERS);
   });
 });

@@ -23,11 +23,13 @@ describe('public surface', () => {
         'parseBaggage',
         'parseTraceparent',
         'parseTracestate',
+        'parseUberBaggage',
         'parseUberTraceId',
         'startClientSpan',
         'traceContextOf',
         'traceInterceptor',
         'tracing',
+        'writeUberBaggage',
       ].sort(),
     );
   });

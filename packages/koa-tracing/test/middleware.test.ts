@@ -108,6 +108,46 @@ describe('outbound propagation without an SDK', () => {
     expect(bad.state.traceId).toBe(TRACE);
   });
 
+  it('reads Jaeger uberctx-* baggage beside uber-trace-id, W3C baggage winning, and writes it back', async () => {
+    const jaeger = app({ propagators: ['tracecontext', 'jaeger'] });
+    const uber = `${B3_TRACE}:${B3_SPAN}:0:1`;
+    const got = await seen(
+      jaeger,
+      {
+        'uber-trace-id': uber,
+        'uberctx-user': 'alice%20b',
+        'uberctx-tenant': 't1',
+        baggage: 'user=bob',
+      },
+      '/x?formats=jaeger',
+    );
+    expect(got.baggage).toEqual({ user: 'bob', tenant: 't1' });
+    expect(got.outbound).toMatchObject({
+      'uber-trace-id': `${B3_TRACE}:${got.state.spanId}:0:1`,
+      'uberctx-user': 'bob',
+      'uberctx-tenant': 't1',
+    });
+    // Without uber-trace-id (not a Jaeger caller), or without the jaeger format, uberctx-* is
+    // not read; the allowlist applies to it as to W3C baggage.
+    expect((await seen(jaeger, { 'uberctx-user': 'alice' })).baggage).toEqual({});
+    const w3cOnly = await seen(app(), { 'uber-trace-id': uber, 'uberctx-user': 'alice' });
+    expect(w3cOnly.baggage).toEqual({});
+    const allowed = app({ propagators: ['jaeger'], baggage: ['tenant'] });
+    const some = await seen(allowed, {
+      'uber-trace-id': uber,
+      'uberctx-user': 'a',
+      'uberctx-tenant': 't',
+    });
+    expect(some.baggage).toEqual({ tenant: 't' });
+    // An undecodable value is skipped on its own; the request still answers.
+    const bad = await seen(jaeger, {
+      'uber-trace-id': uber,
+      'uberctx-a': '%E0%A4%A',
+      'uberctx-b': 'ok',
+    });
+    expect(bad.baggage).toEqual({ b: 'ok' });
+  });
+
   it('propagates baggage, and only allowlisted keys when configured', async () => {
     const all = await seen(app(), { baggage: 'tenant=t1,user=u%201' });
     expect(all.baggage).toEqual({ tenant: 't1', user: 'u 1' });

@@ -32,6 +32,39 @@ describe('MeshPropagator', () => {
     });
   });
 
+  it('carries Jaeger uberctx-* baggage both ways when jaeger is a format', () => {
+    const p = new MeshPropagator({ propagators: ['jaeger'] });
+    const carrier = {
+      'uber-trace-id': `${TRACE}:${SPAN}:0:1`,
+      'uberctx-user': 'alice%20b',
+      'uberctx-team': 'x',
+      baggage: 'team=y',
+      'x-other': 'z',
+    };
+    const ctx = p.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+    const bag = propagation.getBaggage(ctx)!;
+    expect(bag.getEntry('user')?.value).toBe('alice b');
+    expect(bag.getEntry('team')?.value).toBe('y');
+    expect(bag.getAllEntries()).toHaveLength(2);
+    const out: Record<string, string> = {};
+    p.inject(ctx, out, defaultTextMapSetter);
+    expect(out).toMatchObject({
+      'uberctx-user': 'alice%20b',
+      'uberctx-team': 'y',
+      baggage: 'user=alice%20b,team=y',
+    });
+    // A tracecontext-only propagator neither reads nor writes uberctx-*.
+    const w3c = new MeshPropagator();
+    expect(
+      propagation
+        .getBaggage(w3c.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter))
+        ?.getAllEntries(),
+    ).toEqual([['team', { value: 'y' }]]);
+    const out2: Record<string, string> = {};
+    w3c.inject(ctx, out2, defaultTextMapSetter);
+    expect(Object.keys(out2).filter((k) => k.startsWith('uberctx-'))).toEqual([]);
+  });
+
   it('uses its formats in precedence order for both directions', () => {
     const p = new MeshPropagator({ propagators: ['jaeger', 'b3'], baggage: false });
     const ctx = p.extract(
