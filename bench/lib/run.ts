@@ -1,9 +1,13 @@
 // The bench harness: `pnpm bench [filters...] [--rounds 5] [--duration 3] [--connections 32]
-// [--only http|micro]`. Runs bare Koa and the selected scenarios in interleaved rounds (A B C,
-// A B C, ...) and prints, for each, requests/s and p99 as medians over the rounds and as ratios
-// to bare Koa taken in the same round. Micro-benchmarks print ns per operation.
-import { fork, type ChildProcess } from 'node:child_process';
+// [--only http|micro] [--fresh] [--no-pin]`. Runs bare Koa and the selected scenarios in
+// interleaved rounds (A B C, A B C, ...) and prints, for each, requests/s, p99 and the serving
+// process's CPU time per request, as medians over the rounds and as ratios to bare Koa taken in
+// the same round. With two or more CPUs, the load generator and the servers are pinned to
+// different ones; `--fresh` starts every server anew each round. Micro-benchmarks print ns per
+// operation. A filter is a group (`tracing`), a name prefix (`tracing:app`) or `=name` (exactly).
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
@@ -19,6 +23,10 @@ interface Args {
   warmup: number;
   maxSeconds: number;
   only?: 'http' | 'micro';
+  /** Pin the load generator to one CPU and the servers to another (see {@link pinning}). */
+  pin: boolean;
+  /** Start every server afresh each round instead of once per run. */
+  fresh: boolean;
   filters: string[];
 }
 
@@ -29,6 +37,8 @@ function parseArgs(argv: string[]): Args {
     connections: 32,
     warmup: 1,
     maxSeconds: 540,
+    pin: true,
+    fresh: false,
     filters: [],
   };
   for (let i = 0; i < argv.length; i++) {
@@ -43,6 +53,8 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--connections') args.connections = Math.floor(num());
     else if (a === '--warmup') args.warmup = num();
     else if (a === '--max-seconds') args.maxSeconds = num();
+    else if (a === '--no-pin') args.pin = false;
+    else if (a === '--fresh') args.fresh = true;
     else if (a === '--only') {
       const v = argv[++i];
       if (v !== 'http' && v !== 'micro') throw new Error('bench: --only takes http or micro');
@@ -54,10 +66,13 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
+/** A filter selects a group (`tracing`), a name prefix (`tracing:app`) or, as `=name`, one name. */
 function matches(name: string, filters: string[]): boolean {
   if (filters.length === 0) return true;
   const group = name.split(':')[0]!;
-  return filters.some((f) => name === f || group === f || name.startsWith(f));
+  return filters.some((f) =>
+    f.startsWith('=') ? name === f.slice(1) : name === f || group === f || name.startsWith(f),
+  );
 }
 
 /**
@@ -70,7 +85,7 @@ async function load<T>(
   filters: string[],
 ): Promise<Array<{ file: string; items: T[] }>> {
   const dir = join(benchDir, folder);
-  const groups = new Set(filters.map((f) => f.split(':')[0]!.trim()));
+  const groups = new Set(filters.map((f) => f.replace(/^=/, '').split(':')[0]!.trim()));
   let names: string[] = [];
   try {
     names = readdirSync(dir)
@@ -101,12 +116,35 @@ interface Running {
   child: ChildProcess;
 }
 
+/**
+ * Which CPUs the load generator (this process, autocannon runs in it) and the servers get, when
+ * the machine has two or more and `taskset` is there. On a small shared VM, letting the scheduler
+ * move the servers and the load generator between CPUs was the largest source of noise: the same
+ * server measured 13 to 27 µs of CPU per request from one round to the next. Pinned, every server
+ * measured runs on the same CPU, one at a time, and rounds agree within a few percent.
+ */
+function pinning(): { load: number; server: number } | undefined {
+  if (availableParallelism() < 2) return undefined;
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    console.log('bench: taskset not found; servers and load generator are not pinned');
+    return undefined;
+  }
+  return { load: 0, server: 1 };
+}
+
+function pinTo(cpu: number, pid: number): void {
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
 function startServing(file: string, scenario: Scenario): Promise<Running> {
   return new Promise((resolve, reject) => {
     const child = fork(join(here, 'serve.ts'), [file, scenario.name], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    if (pins && child.pid) pinTo(pins.server, child.pid);
     const timer = setTimeout(
       () => reject(new Error(`${scenario.name}: not ready in 30 s`)),
       30_000,
@@ -118,6 +156,20 @@ function startServing(file: string, scenario: Scenario): Promise<Running> {
         resolve({ scenario, url: msg.url, child });
       }
     });
+  });
+}
+
+/** Asks a serving child to close, and kills it if it has not exited within 3 s. */
+function stopServing(r: Running): Promise<void> {
+  return new Promise((resolve) => {
+    r.child.removeAllListeners('exit');
+    if (r.child.exitCode !== null || r.child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => r.child.kill('SIGKILL'), 3000);
+    r.child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    r.child.send({ type: 'stop' });
   });
 }
 
@@ -183,18 +235,37 @@ async function runHttp(args: Args): Promise<Record<string, unknown>> {
   const perRun = Math.max(1, Math.min(args.duration, budget / (selected.length * args.rounds)));
   console.log(
     `http: ${selected.length} scenarios x ${args.rounds} rounds x ${perRun.toFixed(1)} s, ` +
-      `${args.connections} connections (about ${Math.ceil(selected.length * (args.rounds * perRun + args.warmup + 1))} s)`,
+      `${args.connections} connections${args.fresh ? ', a fresh server each round' : ''}` +
+      `${pins ? `, load on CPU ${pins.load} and servers on CPU ${pins.server}` : ''} (about ` +
+      `${Math.ceil(selected.length * (args.fresh ? args.rounds * (perRun + args.warmup + 1) : args.rounds * perRun + args.warmup + 1))} s)`,
   );
-  const running: Running[] = [];
+  let running: Running[] = [];
   try {
-    for (const { file, s } of selected) running.push(await startServing(file, s));
-    for (const r of running) await hit(r, args.warmup, args.connections);
-    const samples = new Map<string, Sample[]>(running.map((r) => [r.scenario.name, []]));
-    for (let round = 0; round < args.rounds; round++) {
-      for (const r of running)
-        samples.get(r.scenario.name)!.push(await hit(r, perRun, args.connections));
-      process.stdout.write(`  round ${round + 1}/${args.rounds} done\n`);
+    const samples = new Map<string, Sample[]>(selected.map(({ s }) => [s.name, []]));
+    if (args.fresh) {
+      // A server per scenario per round: what one process's JIT and heap happen to do is
+      // averaged over the rounds instead of carried through all of them.
+      for (let round = 0; round < args.rounds; round++) {
+        for (const { file, s } of selected) {
+          const r = await startServing(file, s);
+          running = [r];
+          await hit(r, args.warmup, args.connections);
+          samples.get(s.name)!.push(await hit(r, perRun, args.connections));
+          await stopServing(r);
+          running = [];
+        }
+        process.stdout.write(`  round ${round + 1}/${args.rounds} done\n`);
+      }
+    } else {
+      for (const { file, s } of selected) running.push(await startServing(file, s));
+      for (const r of running) await hit(r, args.warmup, args.connections);
+      for (let round = 0; round < args.rounds; round++) {
+        for (const r of running)
+          samples.get(r.scenario.name)!.push(await hit(r, perRun, args.connections));
+        process.stdout.write(`  round ${round + 1}/${args.rounds} done\n`);
+      }
     }
+    const names = selected.map(({ s }) => s);
     // Per-round ratios, then their median. `cpu` is inverted (other / name): a capacity ratio,
     // the requests/s one CPU core would serve relative to the other, like the req/s column.
     const ratio = (name: string, other: string, key: 'rps' | 'p99' | 'cpu'): number | undefined => {
@@ -208,8 +279,9 @@ async function runHttp(args: Args): Promise<Record<string, unknown>> {
       `${pad('scenario', 28)}${pad('req/s', 10, true)}${pad('p99 ms', 9, true)}${pad('req/s vs koa', 14, true)}${pad('p99 vs koa', 12, true)}${pad('cpu µs/req', 12, true)}${pad('cpu vs koa', 12, true)}${pad('errors', 8, true)}  other ratios (req/s; cpu)`,
     );
     const table: Record<string, unknown> = {};
-    for (const r of running) {
-      const name = r.scenario.name;
+    const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : '-');
+    for (const scenario of names) {
+      const name = scenario.name;
       const xs = samples.get(name)!;
       const rps = median(xs.map((x) => x.rps));
       const p99 = median(xs.map((x) => x.p99));
@@ -218,11 +290,11 @@ async function runHttp(args: Args): Promise<Record<string, unknown>> {
       const cpu = median(xs.map((x) => x.cpu));
       const cpuVsKoa = ratio(name, 'koa', 'cpu')!;
       const errors = xs.reduce((n, x) => n + x.errors, 0);
-      const others = (r.scenario.compareTo ?? [])
+      const others = (scenario.compareTo ?? [])
         .map((o) => [o, ratio(name, o, 'rps'), ratio(name, o, 'cpu')] as const)
         .filter((t): t is readonly [string, number, number] => t[1] !== undefined);
       console.log(
-        `${pad(name, 28)}${pad(rps.toFixed(0), 10, true)}${pad(p99.toFixed(1), 9, true)}${pad(vsKoa.toFixed(3), 14, true)}${pad(p99VsKoa.toFixed(3), 12, true)}${pad(cpu.toFixed(1), 12, true)}${pad(cpuVsKoa.toFixed(3), 12, true)}${pad(String(errors), 8, true)}  ${others.map(([o, v, c]) => `vs ${o} ${v.toFixed(3)}; ${c.toFixed(3)}`).join(', ')}`,
+        `${pad(name, 28)}${pad(rps.toFixed(0), 10, true)}${pad(p99.toFixed(1), 9, true)}${pad(fmt(vsKoa), 14, true)}${pad(fmt(p99VsKoa), 12, true)}${pad(cpu.toFixed(1), 12, true)}${pad(fmt(cpuVsKoa), 12, true)}${pad(String(errors), 8, true)}  ${others.map(([o, v, c]) => `vs ${o} ${v.toFixed(3)}; ${c.toFixed(3)}`).join(', ')}`,
       );
       table[name] = {
         rps,
@@ -238,47 +310,54 @@ async function runHttp(args: Args): Promise<Record<string, unknown>> {
     }
     return table;
   } finally {
-    for (const r of running) {
-      r.child.removeAllListeners('exit');
-      r.child.send({ type: 'stop' });
-      const t = setTimeout(() => r.child.kill('SIGKILL'), 3000);
-      t.unref();
-    }
+    await Promise.all(running.map(stopServing));
   }
 }
 
-async function timeCase(c: MicroCase): Promise<{ nsPerOp: number }> {
-  const fn = await c.setup();
-  const iterations = c.iterations ?? 100_000;
-  const sample = async (): Promise<number> => {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < iterations; i++) {
-      const r = fn();
-      if (r && typeof (r as Promise<unknown>).then === 'function') await r;
-    }
-    return Number(process.hrtime.bigint() - t0) / iterations;
-  };
-  await sample(); // warm-up: let the JIT settle
-  const xs: number[] = [];
-  for (let i = 0; i < 7; i++) xs.push(await sample());
-  return { nsPerOp: median(xs) };
+/** Times one micro case in a child process of its own (lib/micro-one.ts), pinned like a server. */
+function timeCase(file: string, c: MicroCase): Promise<{ median: number; min: number }> {
+  return new Promise((resolve, reject) => {
+    const child = fork(join(here, 'micro-one.ts'), [file, c.name], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    if (pins && child.pid) pinTo(pins.server, child.pid);
+    let result: { median: number; min: number } | undefined;
+    child.on('message', (msg: { type?: string; median?: number; min?: number }) => {
+      if (msg.type === 'micro' && typeof msg.median === 'number' && typeof msg.min === 'number') {
+        result = { median: msg.median, min: msg.min };
+      }
+    });
+    child.once('exit', (code) =>
+      result ? resolve(result) : reject(new Error(`${c.name}: micro case exited with ${code}`)),
+    );
+  });
 }
 
 async function runMicro(args: Args): Promise<Record<string, unknown>> {
   const files = await load<MicroCase>('micro', args.filters);
-  const cases = files.flatMap(({ items }) => items).filter((c) => matches(c.name, args.filters));
+  const cases = files.flatMap(({ file, items }) =>
+    items.filter((c) => matches(c.name, args.filters)).map((c) => ({ file, c })),
+  );
   const table: Record<string, unknown> = {};
   if (cases.length === 0) return table;
-  console.log(`\nmicro: ${cases.length} cases, median of 7 samples`);
-  for (const c of cases) {
-    const { nsPerOp } = await timeCase(c);
-    console.log(`${pad(c.name, 60)}${pad(nsPerOp.toFixed(1), 12, true)} ns/op`);
-    table[c.name] = { nsPerOp };
+  console.log(
+    `\nmicro: ${cases.length} cases, each in a process of its own, median and fastest of 15 samples`,
+  );
+  console.log(`${pad('case', 72)}${pad('ns/op', 10, true)}${pad('fastest', 10, true)}`);
+  for (const { file, c } of cases) {
+    const { median: nsPerOp, min } = await timeCase(file, c);
+    console.log(
+      `${pad(c.name, 72)}${pad(nsPerOp.toFixed(1), 10, true)}${pad(min.toFixed(1), 10, true)}`,
+    );
+    table[c.name] = { nsPerOp, min };
   }
   return table;
 }
 
 const args = parseArgs(process.argv.slice(2));
+const pins = args.pin ? pinning() : undefined;
+if (pins) pinTo(pins.load, process.pid);
 const started = Date.now();
 const results: Record<string, unknown> = {
   node: process.version,

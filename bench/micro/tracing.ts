@@ -36,7 +36,65 @@ function perRequest(run?: (ctx: Koa.Context) => unknown): () => unknown {
   };
 }
 
+/**
+ * A whole request through `app.callback()`: a real IncomingMessage (its headers added the way
+ * Node's parser adds them, so `req.headers` is built only if something reads it) and a real
+ * ServerResponse with no socket, answered by the same handler as the HTTP scenarios. The four
+ * cases below differ only in the middleware before the handler; each runs in its own process.
+ */
+function wholeRequest(middleware: Koa.Middleware[]): () => Promise<void> {
+  const app = new Koa();
+  for (const m of middleware) app.use(m);
+  app.use((ctx) => {
+    ctx.body = { id: 1, name: 'ada' };
+  });
+  const callback = app.callback();
+  const socket = new Socket();
+  const raw = ['host', '127.0.0.1:3000', 'user-agent', 'bench', 'traceparent', TRACEPARENT];
+  return async () => {
+    const req = new IncomingMessage(socket);
+    req.method = 'GET';
+    req.url = '/users/1';
+    (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(
+      [...raw],
+      raw.length,
+    );
+    await callback(req, new ServerResponse(req));
+  };
+}
+
 export default defineMicro([
+  {
+    name: 'tracing: whole request, bare Koa (baseline for the next three)',
+    setup: () => wholeRequest([]),
+    iterations: 20_000,
+  },
+  {
+    name: 'tracing: whole request, + async pass-through middleware',
+    setup: () =>
+      wholeRequest([
+        async (_ctx, next) => {
+          await next();
+        },
+      ]),
+    iterations: 20_000,
+  },
+  {
+    name: 'tracing: whole request, + async middleware setting one response header',
+    setup: () =>
+      wholeRequest([
+        async (ctx, next) => {
+          ctx.res.setHeader('x-request-id', '0d8f3c3e-4a7b-4c1e-9a59-6d2f7b8e1c44');
+          await next();
+        },
+      ]),
+    iterations: 20_000,
+  },
+  {
+    name: 'tracing: whole request, + tracing(), no SDK',
+    setup: () => wholeRequest([tracing()]),
+    iterations: 20_000,
+  },
   {
     name: 'tracing: baseline, Koa createContext for a request (subtract from the next case)',
     setup: () => perRequest(),

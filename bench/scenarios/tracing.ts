@@ -105,20 +105,23 @@ export default defineScenarios([
   {
     name: 'tracing:sdk-floor',
     description:
-      'the least any SDK-based middleware does: one span started, made active (context.with), ended; same SDK',
+      'the least any SDK-based middleware does: continue the inbound trace, start one span, make it active, end it; same SDK',
     headers: HEADERS,
     compareTo: ['tracing:sdk', 'tracing:otel-instrumentation'],
     async start() {
       const counter = { spans: 0 };
       const provider = await startSdk(counter);
-      const { context, trace } = await import('@opentelemetry/api');
+      const { context, propagation, SpanKind, trace } = await import('@opentelemetry/api');
       const tracer = trace.getTracer('floor');
       const { default: Koa } = await import('koa');
       const app = new Koa();
+      // Continues the caller's trace with the SDK's own W3C propagator, as any middleware must;
+      // no attributes, no route, no request id, ended when the chain returns.
       app.use(async (ctx, next) => {
-        const span = tracer.startSpan('GET');
+        const parent = propagation.extract(context.active(), ctx.req.headers);
+        const span = tracer.startSpan('GET', { kind: SpanKind.SERVER }, parent);
         try {
-          await context.with(trace.setSpan(context.active(), span), next);
+          await context.with(trace.setSpan(parent, span), next);
         } finally {
           span.end();
         }

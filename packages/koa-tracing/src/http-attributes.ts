@@ -81,24 +81,50 @@ export function splitHost(
  * `http.request.method` and `url.path` (which the span starts with, for the sampler).
  */
 export function requestAttributes(ctx: KoaContext, method: string): Attributes {
+  const req = ctx.req;
+  const proxy = ctx.app.proxy;
+  // Koa's getters for these read X-Forwarded-* headers even when app.proxy is off (ctx.ip looks
+  // up the proxy IP header on every call); without a proxy the socket alone answers.
+  const scheme = proxy
+    ? ctx.protocol
+    : (req.socket as { encrypted?: boolean } | null)?.encrypted
+      ? 'https'
+      : 'http';
   const attributes: Attributes = {
-    [ATTR.scheme]: ctx.protocol,
-    [ATTR.protocolVersion]: ctx.req.httpVersion,
+    [ATTR.scheme]: scheme,
+    [ATTR.protocolVersion]: req.httpVersion,
   };
   if (method === '_OTHER') attributes[ATTR.methodOriginal] = ctx.method;
   // ctx.host honours X-Forwarded-Host only when app.proxy is set, as semconv wants.
-  const host = ctx.app.proxy ? ctx.host : ctx.req.headers.host;
+  const host = proxy ? ctx.host : req.headers.host;
   if (host) {
-    const { address, port } = splitHost(host, attributes[ATTR.scheme] as string);
+    const { address, port } = splitHostCached(host, scheme);
     if (address) attributes[ATTR.serverAddress] = address;
     if (port !== undefined) attributes[ATTR.serverPort] = port;
   } else {
-    const port = ctx.req.socket?.localPort;
+    const port = req.socket?.localPort;
     if (port !== undefined) attributes[ATTR.serverPort] = port;
   }
-  const client = ctx.ip;
+  const client = proxy ? ctx.ip : req.socket?.remoteAddress;
   if (client) attributes[ATTR.clientAddress] = client;
-  const ua = ctx.req.headers['user-agent'];
+  const ua = req.headers['user-agent'];
   if (ua !== undefined) attributes[ATTR.userAgent] = ua;
   return attributes;
+}
+
+// A service mostly sees one Host value: remember the last one split.
+let lastHost = '';
+let lastScheme = '';
+let lastSplit: { address: string; port: number | undefined } = { address: '', port: undefined };
+
+function splitHostCached(
+  host: string,
+  scheme: string,
+): { address: string; port: number | undefined } {
+  if (host !== lastHost || scheme !== lastScheme) {
+    lastSplit = splitHost(host, scheme);
+    lastHost = host;
+    lastScheme = scheme;
+  }
+  return lastSplit;
 }

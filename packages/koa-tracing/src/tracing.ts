@@ -249,7 +249,7 @@ export function tracing(options?: TracingOptions): Middleware {
           spanOptions.root = true;
           spanOptions.links = [{ context: remote }];
         } else {
-          parent = trace.setSpanContext(parent, remote);
+          parent = setSpan(parent, trace.wrapSpanContext(remote));
         }
       }
       if (o.baggage !== false) parent = readBaggage(headers, parent);

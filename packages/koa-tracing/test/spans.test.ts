@@ -165,8 +165,8 @@ describe('attributes and ids', () => {
     }
   });
 
-  it('reads server.address from X-Forwarded-Host only behind a trusted proxy', async () => {
-    for (const proxy of [false, true]) {
+  it('reads server.address, url.scheme and client.address from X-Forwarded-* only behind a trusted proxy', async () => {
+    for (const proxy of [false, true, false]) {
       exporter.reset();
       const app = traced();
       app.proxy = proxy;
@@ -176,12 +176,23 @@ describe('attributes and ids', () => {
         .set('host', 'internal:3000')
         .set('x-forwarded-host', 'api.example.com')
         .set('x-forwarded-proto', 'https')
+        .set('x-forwarded-for', '203.0.113.7, 10.0.0.1')
         .expect(200);
       const [span] = await serverSpans();
       expect(span!.attributes).toMatchObject(
         proxy
-          ? { 'server.address': 'api.example.com', 'server.port': 443, 'url.scheme': 'https' }
-          : { 'server.address': 'internal', 'server.port': 3000, 'url.scheme': 'http' },
+          ? {
+              'server.address': 'api.example.com',
+              'server.port': 443,
+              'url.scheme': 'https',
+              'client.address': '203.0.113.7',
+            }
+          : {
+              'server.address': 'internal',
+              'server.port': 3000,
+              'url.scheme': 'http',
+              'client.address': '127.0.0.1',
+            },
       );
     }
   });
