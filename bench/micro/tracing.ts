@@ -10,6 +10,7 @@ import {
 } from '@koa-mesh/tracing';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import Koa from 'koa';
 import { defineMicro } from '../lib/scenario.js';
@@ -63,7 +64,79 @@ function wholeRequest(middleware: Koa.Middleware[]): () => Promise<void> {
   };
 }
 
+/**
+ * A whole request as above, answered through a socket stand-in that accepts every write, with
+ * 'close' emitted once the response has finished (as Node's server does), so that a recorded
+ * span ends as it would in a server. `middleware` is built after an SDK is registered (this case
+ * runs in a process of its own): NodeTracerProvider, BatchSpanProcessor, a no-op exporter.
+ */
+async function wholeRecordedRequest(
+  middleware: () => Promise<Koa.Middleware>,
+): Promise<() => Promise<void>> {
+  const { BatchSpanProcessor, NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
+  new NodeTracerProvider({
+    spanProcessors: [
+      new BatchSpanProcessor({
+        export: (_spans, done) => done({ code: 0 }),
+        shutdown: () => Promise.resolve(),
+      }),
+    ],
+  }).register();
+  const app = new Koa();
+  app.use(await middleware());
+  app.use((ctx) => {
+    ctx.body = { id: 1, name: 'ada' };
+  });
+  const callback = app.callback();
+  const socket = new Socket();
+  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const raw = ['host', '127.0.0.1:3000', 'user-agent', 'bench', 'traceparent', TRACEPARENT];
+  return async () => {
+    const req = new IncomingMessage(socket);
+    req.method = 'GET';
+    req.url = '/users/1';
+    (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(
+      [...raw],
+      raw.length,
+    );
+    const res = new ServerResponse(req);
+    res.assignSocket(sink as unknown as Socket);
+    const finished = new Promise<void>((resolve) =>
+      res.once('finish', () => {
+        res.detachSocket(sink as unknown as Socket);
+        res.emit('close');
+        resolve();
+      }),
+    );
+    await callback(req, res);
+    await finished;
+  };
+}
+
 export default defineMicro([
+  {
+    name: 'tracing: whole request, SDK registered, + the SDK floor middleware (see scenarios)',
+    setup: () =>
+      wholeRecordedRequest(async () => {
+        const { context, propagation, SpanKind } = await import('@opentelemetry/api');
+        const tracer = trace.getTracer('floor');
+        return async (ctx, next) => {
+          const parent = propagation.extract(context.active(), ctx.req.headers);
+          const span = tracer.startSpan('GET', { kind: SpanKind.SERVER }, parent);
+          try {
+            await context.with(trace.setSpan(parent, span), next);
+          } finally {
+            span.end();
+          }
+        };
+      }),
+    iterations: 10_000,
+  },
+  {
+    name: 'tracing: whole request, SDK registered, + tracing() recording every request',
+    setup: () => wholeRecordedRequest(async () => tracing()),
+    iterations: 10_000,
+  },
   {
     name: 'tracing: whole request, bare Koa (baseline for the next three)',
     setup: () => wholeRequest([]),
