@@ -36,6 +36,38 @@ export interface Stats {
   scrapeErrors: number;
 }
 
+interface LayerLike {
+  path?: unknown;
+  methods?: unknown;
+}
+
+/**
+ * @koa/router writes each layer's path on the context as it enters it, `router.use()` layers
+ * included, whose path is a pattern such as `/api(?:\/|$)`: when such a middleware answers
+ * without calling `next()` (an auth check returning 401), that pattern is left behind. Then this
+ * returns what the router itself picked, the last matched route layer's template (`undefined`
+ * when no route matched); otherwise `route` unchanged. (@koa-mesh/tracing does the same.)
+ */
+function routeLayerPath(matched: unknown, route: string): string | undefined {
+  if (!Array.isArray(matched)) return route;
+  const layers = matched as LayerLike[];
+  const writer = layers.find((layer) => layer?.path === route);
+  if (writer === undefined || !Array.isArray(writer.methods) || writer.methods.length > 0) {
+    return route;
+  }
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const layer = layers[i];
+    if (
+      Array.isArray(layer?.methods) &&
+      layer.methods.length > 0 &&
+      typeof layer.path === 'string'
+    ) {
+      return layer.path;
+    }
+  }
+  return undefined;
+}
+
 function cut(value: string, max: number): string {
   return value.length > max ? value.slice(0, max) : value;
 }
@@ -79,11 +111,12 @@ export function createRecorder(
       : ABORTED;
     const method = METHODS.has(ctx.method) ? ctx.method : OTHER_METHOD;
     // @koa/router writes the matched template on the context while dispatching.
-    const matched: unknown = ctx._matchedRoute ?? ctx.routerPath;
-    const route =
-      matched === undefined || matched === null || matched === ''
-        ? UNMATCHED
-        : cut(typeof matched === 'string' ? matched : String(matched), maxLen);
+    const written: unknown = ctx._matchedRoute ?? ctx.routerPath;
+    const matched =
+      written === undefined || written === null || written === ''
+        ? undefined
+        : routeLayerPath(ctx.matched, typeof written === 'string' ? written : String(written));
+    const route = matched === undefined ? UNMATCHED : cut(matched, maxLen);
     let key = route + SEP + method + SEP + status;
     let extras: string[] | undefined;
     if (extraCount > 0) {

@@ -53,6 +53,28 @@ async function scrapeText(app: Koa): Promise<Parsed> {
 }
 
 describe('recording through a real Koa app with @koa/router', () => {
+  it('labels the route, not a router.use() pattern, when that middleware answers itself', async () => {
+    const m = metrics({ defaultMetrics: false });
+    const app = new Koa();
+    app.silent = true;
+    app.use(m);
+    const router = new Router({ prefix: '/api' });
+    // An auth check mounted with router.use() that answers 401 without calling next().
+    router.use(async (ctx, next) => {
+      if (ctx.get('x-key') !== 'k') return void (ctx.status = 401);
+      await next();
+    });
+    router.get('/users/:id', (ctx) => void (ctx.body = 'u'));
+    app.use(router.routes());
+    const agent = request(app.callback());
+    await agent.get('/api/users/7').expect(401);
+    await agent.get('/api/users/8').set('x-key', 'k').expect(200);
+    const parsed = await scrapeText(app);
+    const routes = find(parsed, REQ).map((sample) => sample.labels.route);
+    expect(new Set(routes)).toEqual(new Set(['/api/users/:id']));
+    expect(routes.some((route) => route?.includes('(?:'))).toBe(false);
+  });
+
   it('counts requests per route template, never per raw path, for prefixed routers', async () => {
     const { app } = buildApp();
     const agent = request(app.callback());

@@ -101,10 +101,46 @@ function always(): boolean {
 
 /** Reads the route template @koa/router leaves on the context. */
 export function defaultRoute(ctx: KoaContext): string | undefined {
-  const state = ctx as unknown as { _matchedRoute?: unknown; routerPath?: unknown };
+  const state = ctx as unknown as {
+    _matchedRoute?: unknown;
+    routerPath?: unknown;
+    matched?: unknown;
+  };
   const route = state._matchedRoute ?? state.routerPath;
   if (route === undefined || route === null || route === '') return undefined;
-  return String(route);
+  return routeLayerPath(state.matched, String(route));
+}
+
+interface LayerLike {
+  path?: unknown;
+  methods?: unknown;
+}
+
+/**
+ * @koa/router writes each layer's path on the context as it enters it, `router.use()` layers
+ * included, whose path is a pattern such as `/api(?:\/|$)`: when such a middleware answers
+ * without calling `next()` (an auth check returning 401), that pattern is left behind. In that
+ * case this returns what the router itself picked, the last matched route layer's template
+ * (or `undefined` when no route matched); otherwise `route` unchanged.
+ */
+function routeLayerPath(matched: unknown, route: string): string | undefined {
+  if (!Array.isArray(matched)) return route;
+  const layers = matched as LayerLike[];
+  const writer = layers.find((layer) => layer?.path === route);
+  if (writer === undefined || !Array.isArray(writer.methods) || writer.methods.length > 0) {
+    return route;
+  }
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const layer = layers[i];
+    if (
+      Array.isArray(layer?.methods) &&
+      layer.methods.length > 0 &&
+      typeof layer.path === 'string'
+    ) {
+      return layer.path;
+    }
+  }
+  return undefined;
 }
 
 /** Validates options once, at construction, and fills defaults. */

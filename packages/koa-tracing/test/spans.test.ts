@@ -108,6 +108,27 @@ describe('span naming', () => {
     expect((await serverSpans())[0]!.name).toBe('GET /late/:x');
   });
 
+  it('names the route, not a router.use() pattern, when that middleware answers itself', async () => {
+    const app = traced();
+    const router = new Router({ prefix: '/api' });
+    // An auth check mounted with router.use() that answers 401 without calling next().
+    router.use(async (ctx, next) => {
+      if (ctx.get('x-key') !== 'k') return void (ctx.status = 401);
+      await next();
+    });
+    router.get('/users/:id', (ctx) => void (ctx.body = 'u'));
+    app.use(router.routes());
+    await request(app.callback()).get('/api/users/7').expect(401);
+    await request(app.callback()).get('/api/users/7').set('x-key', 'k').expect(200);
+    await request(app.callback()).get('/api/nothing/here').expect(404);
+    const spans = await serverSpans();
+    expect(spans.map((span) => [span.name, span.attributes['http.route']])).toEqual([
+      ['GET /api/users/:id', '/api/users/:id'],
+      ['GET /api/users/:id', '/api/users/:id'],
+      ['GET', undefined],
+    ]);
+  });
+
   it('gives unmatched requests a fixed name, never the raw path', async () => {
     const app = traced();
     app.use(new Router().get('/known', (ctx) => void (ctx.body = 1)).routes());
