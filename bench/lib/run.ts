@@ -267,11 +267,15 @@ async function runHttp(args: Args): Promise<Record<string, unknown>> {
     }
     const names = selected.map(({ s }) => s);
     // Per-round ratios, then their median. `cpu` is inverted (other / name): a capacity ratio,
-    // the requests/s one CPU core would serve relative to the other, like the req/s column.
+    // the requests/s one CPU core would serve relative to the other, like the req/s column. A
+    // scenario whose work happens outside its serving process (a bare upstream started as a
+    // process of its own) has no CPU figure: under 0.5 µs per request counts as not measured.
     const ratio = (name: string, other: string, key: 'rps' | 'p99' | 'cpu'): number | undefined => {
       const a = samples.get(name);
       const b = samples.get(other);
       if (!a || !b) return undefined;
+      if (key === 'cpu' && (median(a.map((x) => x.cpu)) < 0.5 || median(b.map((x) => x.cpu)) < 0.5))
+        return Number.NaN;
       return median(a.map((x, i) => (key === 'cpu' ? b[i]!.cpu / x.cpu : x[key] / b[i]![key])));
     };
     console.log('');
@@ -294,7 +298,7 @@ async function runHttp(args: Args): Promise<Record<string, unknown>> {
         .map((o) => [o, ratio(name, o, 'rps'), ratio(name, o, 'cpu')] as const)
         .filter((t): t is readonly [string, number, number] => t[1] !== undefined);
       console.log(
-        `${pad(name, 28)}${pad(rps.toFixed(0), 10, true)}${pad(p99.toFixed(1), 9, true)}${pad(fmt(vsKoa), 14, true)}${pad(fmt(p99VsKoa), 12, true)}${pad(cpu.toFixed(1), 12, true)}${pad(fmt(cpuVsKoa), 12, true)}${pad(String(errors), 8, true)}  ${others.map(([o, v, c]) => `vs ${o} ${v.toFixed(3)}; ${c.toFixed(3)}`).join(', ')}`,
+        `${pad(name, 28)}${pad(rps.toFixed(0), 10, true)}${pad(p99.toFixed(1), 9, true)}${pad(fmt(vsKoa), 14, true)}${pad(fmt(p99VsKoa), 12, true)}${pad(cpu < 0.5 ? '-' : cpu.toFixed(1), 12, true)}${pad(fmt(cpuVsKoa), 12, true)}${pad(String(errors), 8, true)}  ${others.map(([o, v, c]) => `vs ${o} ${fmt(v)}; ${fmt(c)}`).join(', ')}`,
       );
       table[name] = {
         rps,
