@@ -72,6 +72,22 @@ export interface BreakerMiddleware extends Middleware {
 /** Set on `ctx` when a breaker answered with its own rejection: an outer breaker counts neither. */
 const REJECTED = Symbol.for('@koa-mesh/breaker.rejected');
 
+/**
+ * The reason a queued request's signal is aborted with when its client goes away while it waits
+ * for a bulkhead slot: status 499 (the usual "client closed request") and `expose`d, for the
+ * downstream code that sees it on `ctx.state.signal`. The middleware itself swallows it.
+ */
+function clientClosed(name: string): Error {
+  return Object.assign(
+    new Error(`the client went away while waiting in the bulkhead queue of "${name}"`),
+    { name: 'ClientClosedRequestError', code: 'ECONNRESET', status: 499, expose: true },
+  );
+}
+
+function isClientClosed(err: unknown): boolean {
+  return (err as { name?: unknown } | null)?.name === 'ClientClosedRequestError';
+}
+
 /** Exposes the work's signal when there is one (a timeout or an outer breaker's signal). */
 function runNext(signal: AbortSignal | undefined, ctx: Context, next: Next): Promise<unknown> {
   if (signal !== undefined) ctx.state.signal = signal;
@@ -150,9 +166,33 @@ export function breaker(options: BreakerOptions = {}): BreakerMiddleware {
     const policy = policyFor(ctx);
     const parent = ctx.state.signal as unknown;
     const parentSignal = parent instanceof AbortSignal ? parent : undefined;
+    let signal = parentSignal;
+    let unlink: (() => void) | undefined;
+    const bh = policy.bulkhead;
+    if (bh !== undefined && bh.active >= bh.maxConcurrent) {
+      // This request is about to wait for a slot. A client that goes away meanwhile must not keep
+      // its place in the queue (under overload the queue would fill with requests nobody reads)
+      // and, once admitted, its work gets an aborted signal. Only queued requests pay for this.
+      const controller = new AbortController();
+      const res = ctx.res;
+      const onClose = (): void => {
+        if (!res.writableFinished) controller.abort(clientClosed(p.name));
+      };
+      const onParentAbort = (): void => controller.abort(parentSignal!.reason);
+      res.once('close', onClose);
+      parentSignal?.addEventListener('abort', onParentAbort, { once: true });
+      unlink = () => {
+        res.off('close', onClose);
+        parentSignal?.removeEventListener('abort', onParentAbort);
+      };
+      signal = controller.signal;
+    }
     try {
-      await policy.run(runNext, ctx, next, parentSignal, judge, pushBack);
+      await policy.run(runNext, ctx, next, signal, judge, pushBack);
     } catch (err) {
+      // Nobody is left to answer, and a client leaving is not an application error to report.
+      if (unlink !== undefined && signal!.aborted && err === signal!.reason && isClientClosed(err))
+        return;
       if (!isOwnError(err)) throw err;
       if (isRejection(err)) (ctx as unknown as Record<symbol, unknown>)[REJECTED] = true;
       if (fallback) {
@@ -165,7 +205,9 @@ export function breaker(options: BreakerOptions = {}): BreakerMiddleware {
       }
       renderProblem(ctx, err);
     } finally {
+      unlink?.();
       if (parentSignal !== undefined) ctx.state.signal = parentSignal;
+      else if (signal !== undefined) delete ctx.state.signal;
     }
   } as BreakerMiddleware;
 

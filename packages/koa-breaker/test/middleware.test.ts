@@ -322,6 +322,81 @@ describe('breaker() middleware', () => {
     }
   });
 
+  it('a client that goes away while queued for the bulkhead leaves the queue at once, and its handler never runs', async () => {
+    const app = new Koa();
+    const mw = breaker({ maxConcurrent: 1, maxQueue: 5, queueTimeoutMs: 60_000 });
+    const gate = deferred();
+    let calls = 0;
+    const errors: unknown[] = [];
+    app.on('error', (err) => errors.push(err));
+    app.use(mw);
+    app.use(async (ctx) => {
+      calls++;
+      if (calls === 1) await gate.promise;
+      ctx.body = 'ok';
+    });
+    const server = await startApp(app);
+    try {
+      const first = fetch(`${server.url}/`).then((r) => r.status);
+      await waitFor(() => calls === 1);
+      const queued = httpRequest(`${server.url}/`);
+      queued.on('error', () => undefined);
+      queued.end();
+      await waitFor(() => mw.get()!.queued === 1);
+      queued.destroy();
+      // Gone from the queue long before its 60 s queue timeout.
+      await waitFor(() => mw.get()!.queued === 0, 5000);
+      gate.resolve();
+      expect(await first).toBe(200);
+      expect(await fetch(`${server.url}/`).then((r) => r.status)).toBe(200);
+      expect(calls).toBe(2); // the first and the last: never the one whose client left
+      expect(mw.get()).toMatchObject({ inFlight: 0, queued: 0, totals: { failures: 0 } });
+      expect(errors).toEqual([]); // exposed 499: Koa does not log it
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a queued request admitted later gets a signal that aborts when its client goes away', async () => {
+    const app = new Koa();
+    app.silent = true;
+    const mw = breaker({ maxConcurrent: 1, maxQueue: 5 });
+    const gate = deferred();
+    let calls = 0;
+    let seen: { aborted: boolean; code: unknown } | undefined;
+    app.use(mw);
+    app.use(async (ctx) => {
+      calls++;
+      if (calls === 1) {
+        await gate.promise;
+        ctx.body = 'first';
+        return;
+      }
+      const signal = ctx.state.signal as AbortSignal;
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      seen = { aborted: signal.aborted, code: (signal.reason as { code?: unknown }).code };
+    });
+    const server = await startApp(app);
+    try {
+      const first = fetch(`${server.url}/`).then((r) => r.status);
+      await waitFor(() => calls === 1);
+      const queued = httpRequest(`${server.url}/`);
+      queued.on('error', () => undefined);
+      queued.end();
+      await waitFor(() => mw.get()!.queued === 1);
+      gate.resolve();
+      expect(await first).toBe(200);
+      await waitFor(() => calls === 2);
+      queued.destroy();
+      await waitFor(() => seen !== undefined);
+      expect(seen).toEqual({ aborted: true, code: 'ECONNRESET' });
+      await waitFor(() => mw.get()!.inFlight === 0);
+      expect(mw.get()!.totals).toMatchObject({ failures: 0, ignored: 1 });
+    } finally {
+      await server.close();
+    }
+  });
+
   it('an upstream 429 with Retry-After opens it for that long, as reason retryAfter', async () => {
     const c = clock();
     const app = new Koa();
