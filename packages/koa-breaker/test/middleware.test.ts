@@ -345,7 +345,7 @@ describe('breaker() middleware', () => {
       await waitFor(() => mw.get()!.queued === 1);
       queued.destroy();
       // Gone from the queue long before its 60 s queue timeout.
-      await waitFor(() => mw.get()!.queued === 0, 5000);
+      await waitFor(() => mw.get()!.queued === 0, { timeoutMs: 5000 });
       gate.resolve();
       expect(await first).toBe(200);
       expect(await fetch(`${server.url}/`).then((r) => r.status)).toBe(200);
