@@ -1,7 +1,10 @@
 /**
  * One policy per key, in a bounded LRU. Eviction is lazy, on access: no sweep timer. An idle key
  * (unused for `idleMs`, nothing running, not open) is dropped from the LRU end, at most two per
- * access; past `maxKeys` the least recently used key goes whatever its state.
+ * access. Past `maxKeys` the least recently used key with nothing running and not open goes: an
+ * open breaker or one with calls running is kept while another key can go, since dropping it
+ * would forget that its dependency is down (or let more calls run than its bulkhead allows). Only
+ * when every key is open or busy does the least recently used one go anyway, so the bound holds.
  */
 import type { Policy } from './policy.js';
 
@@ -27,7 +30,7 @@ export class PolicyRegistry {
     } else {
       policy = this.create(key);
       this.map.set(key, policy);
-      if (this.map.size > this.maxKeys) this.dropOldest();
+      if (this.map.size > this.maxKeys) this.evict(now, key);
     }
     this.sweep(now, key);
     return policy;
@@ -46,9 +49,15 @@ export class PolicyRegistry {
     this.map.clear();
   }
 
-  private dropOldest(): void {
+  private evict(now: number, current: string): void {
+    for (const [key, policy] of this.map) {
+      if (key !== current && policy.idle(now)) {
+        this.map.delete(key);
+        return;
+      }
+    }
     const first = this.map.keys().next();
-    if (!first.done) this.map.delete(first.value);
+    if (!first.done && first.value !== current) this.map.delete(first.value);
   }
 
   private sweep(now: number, current: string): void {

@@ -482,6 +482,31 @@ describe('breaker() middleware', () => {
     expect(mw.stats().map((s) => s.key)).toEqual(['/1']);
   });
 
+  it('keys: past maxKeys an idle key goes before an open breaker, which stays open', async () => {
+    const c = clock();
+    const app = new Koa();
+    let calls = 0;
+    const mw = breaker({
+      key: (ctx) => ctx.path,
+      maxKeys: 2,
+      failureThreshold: 1,
+      openMs: 60_000,
+      clock: c.fn,
+    });
+    app.use(mw);
+    app.use((ctx) => {
+      calls++;
+      ctx.status = ctx.path === '/down' ? 500 : 200;
+    });
+    const agent = supertest(app.callback());
+    await agent.get('/down').expect(500); // opens '/down', now the least recently used key
+    await agent.get('/x').expect(200);
+    await agent.get('/y').expect(200); // one key too many: the idle '/x' goes, not '/down'
+    expect(mw.stats().map((s) => s.key)).toEqual(['/down', '/y']);
+    await agent.get('/down').expect(503);
+    expect(calls).toBe(3);
+  });
+
   it('a key function that throws falls back to the shared key and is reported, never a 500', async () => {
     const app = new Koa();
     const errors: unknown[] = [];
