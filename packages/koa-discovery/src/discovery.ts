@@ -22,6 +22,8 @@ export interface DiscoverySnapshot {
   registry: string;
   registration: RegisteredInfo | undefined;
   started: boolean;
+  /** `deregister()` (or `stop()`) was called: this instance has left the registry. */
+  deregistered: boolean;
   stopped: boolean;
   services: PoolSnapshot[];
 }
@@ -40,7 +42,14 @@ export interface DiscoveryMiddleware extends Middleware {
    * the background, and `start()` may be called again.
    */
   start(options?: StartOptions): Promise<void>;
-  /** Marks unavailable, deregisters, ends watches, frees sockets. Idempotent; final. */
+  /**
+   * Leaves the registry: marks this instance unavailable, then deregisters it, while the client
+   * keeps working, so requests still being served during a drain can call other services. Give
+   * it to `@koa-mesh/health` as `beforeDrain` and `stop()` as `onClose`. Idempotent; final for
+   * the registration (`start()` afterwards rejects).
+   */
+  deregister(): Promise<void>;
+  /** `deregister()`, then ends watches and frees sockets. Idempotent; final. */
   stop(): Promise<void>;
   /** The client also found on `ctx.state.discovery`. */
   readonly client: DiscoveryClient;
@@ -83,6 +92,7 @@ export function discovery(options: DiscoveryOptions = {}): DiscoveryMiddleware {
     return [event, listener] as const;
   });
   let started: Promise<void> | undefined;
+  let leaving: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
 
   const middleware = async function discoveryMiddleware(ctx, next) {
@@ -100,6 +110,7 @@ export function discovery(options: DiscoveryOptions = {}): DiscoveryMiddleware {
 
   const start = async (startOptions: StartOptions = {}): Promise<void> => {
     if (stopping) throw new Error('@koa-mesh/discovery: start() after stop()');
+    if (leaving) throw new Error('@koa-mesh/discovery: start() after deregister()');
     for (const service of o.watch) client.pool(service, undefined);
     if (o.register && o.registry.register) {
       await o.registry.register({
@@ -110,10 +121,17 @@ export function discovery(options: DiscoveryOptions = {}): DiscoveryMiddleware {
     }
   };
 
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
+  const deregister = (): Promise<void> => {
+    leaving ??= (async () => {
       await started?.catch(() => undefined);
       if (o.registry.deregister) await o.registry.deregister();
+    })();
+    return leaving;
+  };
+
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await deregister();
       await client.close();
       for (const [event, listener] of forwarders) o.registry.off(event, listener);
       if (o.ownsRegistry) await o.registry.close();
@@ -125,6 +143,7 @@ export function discovery(options: DiscoveryOptions = {}): DiscoveryMiddleware {
     registry: o.registry.kind,
     registration: o.registry.registration?.(),
     started: started !== undefined,
+    deregistered: leaving !== undefined,
     stopped: stopping !== undefined,
     services: client.snapshot(),
   });
@@ -132,6 +151,10 @@ export function discovery(options: DiscoveryOptions = {}): DiscoveryMiddleware {
   Object.defineProperties(middleware, {
     start: {
       value: (startOptions?: StartOptions) => {
+        if (stopping) return Promise.reject(new Error('@koa-mesh/discovery: start() after stop()'));
+        if (leaving) {
+          return Promise.reject(new Error('@koa-mesh/discovery: start() after deregister()'));
+        }
         if (!started) {
           const attempt = start(startOptions);
           started = attempt;
@@ -143,6 +166,7 @@ export function discovery(options: DiscoveryOptions = {}): DiscoveryMiddleware {
         return started;
       },
     },
+    deregister: { value: deregister },
     stop: { value: stop },
     client: { value: client, enumerable: true },
     events: { value: events },

@@ -166,6 +166,40 @@ describeWith(['consul'], 'with a real Consul agent', () => {
     );
   });
 
+  it('deregister() leaves Consul while the client still calls other services; stop() then ends it', async () => {
+    const provider = await app('dep');
+    const self = await app('self');
+    const dep = mesh({
+      consul: { url: consul.url },
+      register: { name: 'drain-dep', address: '127.0.0.1', check: { ttlMs: 5000 } },
+    });
+    await dep.start({ port: provider.port });
+    const mw = mesh({
+      consul: { url: consul.url, watch: FAST_WATCH },
+      register: { name: 'drain-self', address: '127.0.0.1', check: { ttlMs: 5000 } },
+      watch: ['drain-dep'],
+    });
+    await mw.start({ port: self.port });
+    await waitFor(() => mw.client.instances('drain-dep').length === 1);
+    const id = `drain-self-127.0.0.1-${self.port}`;
+    expect(Object.keys(await consulGet(consul, '/v1/agent/services'))).toContain(id);
+
+    await Promise.all([mw.deregister(), mw.deregister()]);
+    // Out of Consul, so callers stop routing here...
+    expect(Object.keys(await consulGet(consul, '/v1/agent/services'))).not.toContain(id);
+    // ...while the requests still being served can call their dependencies.
+    const res = await mw.client.fetch('drain-dep', '/');
+    expect(await res.body.json()).toEqual({ name: 'dep' });
+    expect(mw.snapshot()).toMatchObject({ deregistered: true, stopped: false });
+    await expect(mw.start({ port: self.port })).rejects.toThrow('start() after deregister()');
+
+    await mw.stop();
+    expect(mw.snapshot()).toMatchObject({ deregistered: true, stopped: true });
+    await expect(mw.client.fetch('drain-dep', '/')).rejects.toMatchObject({
+      code: 'ERR_KOA_MESH_SERVICE_UNAVAILABLE',
+    });
+  });
+
   it('frees every socket and timer on stop()', async () => {
     const svc = await app('leaky');
     // Idle keep-alive sockets must not expire by themselves during the test: only stop() may free them.

@@ -24,7 +24,8 @@ export interface Lifecycle {
 
 /**
  * The start/stop life of a demo service, the same for users and orders: serve under koa-health's
- * graceful shutdown with deregistration as its `beforeDrain` step, then register only once ready.
+ * graceful shutdown with deregistration as its `beforeDrain` step (the discovery client itself
+ * stops once the server has closed), then register only once ready.
  */
 export function serviceLifecycle(options: LifecycleOptions): Lifecycle {
   const { app, config, health, discovery, logger, onClose } = options;
@@ -37,12 +38,19 @@ export function serviceLifecycle(options: LifecycleOptions): Lifecycle {
         config,
         health,
         logger,
+        // Leave Consul at the signal, but keep the discovery client until the server has closed:
+        // requests served during the drain still call their dependencies through it.
         beforeDrain: [
           async function deregister() {
-            await discovery.stop();
+            await discovery.deregister();
           },
         ],
-        onClose,
+        onClose: [
+          async function stopDiscovery() {
+            await discovery.stop();
+          },
+          ...onClose,
+        ],
         ownProcess,
       });
       health.markReady();
