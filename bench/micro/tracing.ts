@@ -13,6 +13,7 @@ import { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import Koa from 'koa';
+import { floorMiddleware, startSdk } from '../lib/otel.js';
 import { defineMicro } from '../lib/scenario.js';
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -37,29 +38,39 @@ function perRequest(run?: (ctx: Koa.Context) => unknown): () => unknown {
   };
 }
 
-/**
- * A whole request through `app.callback()`: a real IncomingMessage (its headers added the way
- * Node's parser adds them, so `req.headers` is built only if something reads it) and a real
- * ServerResponse with no socket, answered by the same handler as the HTTP scenarios. The four
- * cases below differ only in the middleware before the handler; each runs in its own process.
- */
-function wholeRequest(middleware: Koa.Middleware[]): () => Promise<void> {
+/** The service's app with `middleware` before the same handler as the HTTP scenarios. */
+function serviceCallback(middleware: Koa.Middleware[]) {
   const app = new Koa();
   for (const m of middleware) app.use(m);
   app.use((ctx) => {
     ctx.body = { id: 1, name: 'ada' };
   });
-  const callback = app.callback();
-  const socket = new Socket();
-  const raw = ['host', '127.0.0.1:3000', 'user-agent', 'bench', 'traceparent', TRACEPARENT];
+  return app.callback();
+}
+
+const RAW_HEADERS = ['host', '127.0.0.1:3000', 'user-agent', 'bench', 'traceparent', TRACEPARENT];
+const socket = new Socket();
+
+/** A request as Node's parser hands it over: `req.headers` is built only if something reads it. */
+function parsedRequest(): IncomingMessage {
+  const req = new IncomingMessage(socket);
+  req.method = 'GET';
+  req.url = '/users/1';
+  (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(
+    [...RAW_HEADERS],
+    RAW_HEADERS.length,
+  );
+  return req;
+}
+
+/**
+ * A whole request through `app.callback()`, a real ServerResponse with no socket. The four cases
+ * below differ only in the middleware before the handler; each runs in its own process.
+ */
+function wholeRequest(middleware: Koa.Middleware[]): () => Promise<void> {
+  const callback = serviceCallback(middleware);
   return async () => {
-    const req = new IncomingMessage(socket);
-    req.method = 'GET';
-    req.url = '/users/1';
-    (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(
-      [...raw],
-      raw.length,
-    );
+    const req = parsedRequest();
     await callback(req, new ServerResponse(req));
   };
 }
@@ -67,43 +78,22 @@ function wholeRequest(middleware: Koa.Middleware[]): () => Promise<void> {
 /**
  * A whole request as above, answered through a socket stand-in that accepts every write, with
  * 'close' emitted once the response has finished (as Node's server does), so that a recorded
- * span ends as it would in a server. `middleware` is built after an SDK is registered (this case
- * runs in a process of its own): NodeTracerProvider, BatchSpanProcessor, a no-op exporter.
+ * span ends as it would in a server. `middleware` is built after the SDK is registered (this case
+ * runs in a process of its own).
  */
 async function wholeRecordedRequest(
   middleware: () => Promise<Koa.Middleware>,
 ): Promise<() => Promise<void>> {
-  const { BatchSpanProcessor, NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
-  new NodeTracerProvider({
-    spanProcessors: [
-      new BatchSpanProcessor({
-        export: (_spans, done) => done({ code: 0 }),
-        shutdown: () => Promise.resolve(),
-      }),
-    ],
-  }).register();
-  const app = new Koa();
-  app.use(await middleware());
-  app.use((ctx) => {
-    ctx.body = { id: 1, name: 'ada' };
-  });
-  const callback = app.callback();
-  const socket = new Socket();
-  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
-  const raw = ['host', '127.0.0.1:3000', 'user-agent', 'bench', 'traceparent', TRACEPARENT];
+  await startSdk();
+  const callback = serviceCallback([await middleware()]);
+  const sink = new Writable({ write: (_chunk, _encoding, done) => done() }) as unknown as Socket;
   return async () => {
-    const req = new IncomingMessage(socket);
-    req.method = 'GET';
-    req.url = '/users/1';
-    (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(
-      [...raw],
-      raw.length,
-    );
+    const req = parsedRequest();
     const res = new ServerResponse(req);
-    res.assignSocket(sink as unknown as Socket);
+    res.assignSocket(sink);
     const finished = new Promise<void>((resolve) =>
       res.once('finish', () => {
-        res.detachSocket(sink as unknown as Socket);
+        res.detachSocket(sink);
         res.emit('close');
         resolve();
       }),
@@ -116,20 +106,7 @@ async function wholeRecordedRequest(
 export default defineMicro([
   {
     name: 'tracing: whole request, SDK registered, + the SDK floor middleware (see scenarios)',
-    setup: () =>
-      wholeRecordedRequest(async () => {
-        const { context, propagation, SpanKind } = await import('@opentelemetry/api');
-        const tracer = trace.getTracer('floor');
-        return async (ctx, next) => {
-          const parent = propagation.extract(context.active(), ctx.req.headers);
-          const span = tracer.startSpan('GET', { kind: SpanKind.SERVER }, parent);
-          try {
-            await context.with(trace.setSpan(parent, span), next);
-          } finally {
-            span.end();
-          }
-        };
-      }),
+    setup: () => wholeRecordedRequest(floorMiddleware),
     iterations: 10_000,
   },
   {

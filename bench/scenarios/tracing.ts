@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type KoaClass from 'koa';
 import type { Middleware } from 'koa';
 import type RouterClass from '@koa/router';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
+import { floorMiddleware, registerAutoInstrumentation, startSdk } from '../lib/otel.js';
 import { closeServer, defineScenarios, listen } from '../lib/scenario.js';
 
 /**
@@ -57,27 +57,6 @@ function serviceApp(Koa: typeof KoaClass, Router: typeof RouterClass, first?: Mi
 
 const APP_HEADERS = { ...HEADERS, 'x-api-key': 'bench' };
 
-/** A span exporter that drops everything: the cost measured is recording, not exporting. */
-function noopExporter(counter: { spans: number }): SpanExporter {
-  return {
-    export(spans, done) {
-      counter.spans += spans.length;
-      done({ code: 0 });
-    },
-    shutdown: () => Promise.resolve(),
-  };
-}
-
-/** Registers an SDK as a service would: NodeTracerProvider + BatchSpanProcessor. */
-async function startSdk(counter: { spans: number }) {
-  const { BatchSpanProcessor, NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
-  const provider = new NodeTracerProvider({
-    spanProcessors: [new BatchSpanProcessor(noopExporter(counter))],
-  });
-  provider.register();
-  return provider;
-}
-
 /** Shuts the SDK down; with BENCH_DEBUG set, says how many spans were recorded (a sanity check). */
 function stopSdk(
   name: string,
@@ -111,21 +90,9 @@ export default defineScenarios([
     async start() {
       const counter = { spans: 0 };
       const provider = await startSdk(counter);
-      const { context, propagation, SpanKind, trace } = await import('@opentelemetry/api');
-      const tracer = trace.getTracer('floor');
       const { default: Koa } = await import('koa');
       const app = new Koa();
-      // Continues the caller's trace with the SDK's own W3C propagator, as any middleware must;
-      // no attributes, no route, no request id, ended when the chain returns.
-      app.use(async (ctx, next) => {
-        const parent = propagation.extract(context.active(), ctx.req.headers);
-        const span = tracer.startSpan('GET', { kind: SpanKind.SERVER }, parent);
-        try {
-          await context.with(trace.setSpan(parent, span), next);
-        } finally {
-          span.end();
-        }
-      });
+      app.use(await floorMiddleware());
       app.use(handler);
       return serve(createServer(app.callback()), stopSdk('tracing:sdk-floor', provider, counter));
     },
@@ -165,13 +132,7 @@ export default defineScenarios([
     async start() {
       const counter = { spans: 0 };
       const provider = await startSdk(counter);
-      const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
-      const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
-      const { KoaInstrumentation } = await import('@opentelemetry/instrumentation-koa');
-      registerInstrumentations({
-        tracerProvider: provider,
-        instrumentations: [new HttpInstrumentation(), new KoaInstrumentation()],
-      });
+      await registerAutoInstrumentation(provider);
       const require = createRequire(import.meta.url);
       const http = require('node:http') as HttpModule;
       const Koa = require('koa') as typeof KoaClass;
@@ -221,13 +182,7 @@ export default defineScenarios([
     async start() {
       const counter = { spans: 0 };
       const provider = await startSdk(counter);
-      const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
-      const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
-      const { KoaInstrumentation } = await import('@opentelemetry/instrumentation-koa');
-      registerInstrumentations({
-        tracerProvider: provider,
-        instrumentations: [new HttpInstrumentation(), new KoaInstrumentation()],
-      });
+      await registerAutoInstrumentation(provider);
       // The instrumentations patch on require(); load http and Koa after registering, through
       // require, as an auto-instrumented CommonJS service does.
       const require = createRequire(import.meta.url);
