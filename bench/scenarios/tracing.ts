@@ -144,9 +144,22 @@ export default defineScenarios([
     },
   },
   {
+    name: 'tracing:bare',
+    description:
+      'bare Koa receiving the same requests as the tracing scenarios (with a traceparent header)',
+    headers: HEADERS,
+    async start() {
+      const { default: Koa } = await import('koa');
+      const app = new Koa();
+      app.use(handler);
+      return serve(createServer(app.callback()));
+    },
+  },
+  {
     name: 'tracing',
     description: 'tracing() with no SDK registered: continue + propagate context, ids on ctx.state',
     headers: HEADERS,
+    compareTo: ['tracing:bare'],
     async start() {
       const { default: Koa } = await import('koa');
       const { tracing } = await import('@koa-mesh/tracing');
