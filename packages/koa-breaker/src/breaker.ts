@@ -73,9 +73,9 @@ export interface BreakerMiddleware extends Middleware {
 const REJECTED = Symbol.for('@koa-mesh/breaker.rejected');
 
 /**
- * The reason a queued request's signal is aborted with when its client goes away while it waits
- * for a bulkhead slot: status 499 (the usual "client closed request") and `expose`d, for the
- * downstream code that sees it on `ctx.state.signal`. The middleware itself swallows it.
+ * Why a queued request left the bulkhead queue: its client went away while it waited for a slot.
+ * Status 499 (the usual "client closed request"), `expose`d; the middleware swallows it, since
+ * nobody is left to answer.
  */
 function clientClosed(name: string): Error {
   return Object.assign(
@@ -167,12 +167,14 @@ export function breaker(options: BreakerOptions = {}): BreakerMiddleware {
     const parent = ctx.state.signal as unknown;
     const parentSignal = parent instanceof AbortSignal ? parent : undefined;
     let signal = parentSignal;
+    let work = runNext;
     let unlink: (() => void) | undefined;
     const bh = policy.bulkhead;
     if (bh !== undefined && bh.active >= bh.maxConcurrent) {
       // This request is about to wait for a slot. A client that goes away meanwhile must not keep
-      // its place in the queue (under overload the queue would fill with requests nobody reads)
-      // and, once admitted, its work gets an aborted signal. Only queued requests pay for this.
+      // its place in the queue: under overload the queue would fill with requests nobody reads.
+      // Once admitted it runs like any other request (a client leaving does not abort it). Only
+      // queued requests pay for this.
       const controller = new AbortController();
       const res = ctx.res;
       const onClose = (): void => {
@@ -185,10 +187,14 @@ export function breaker(options: BreakerOptions = {}): BreakerMiddleware {
         res.off('close', onClose);
         parentSignal?.removeEventListener('abort', onParentAbort);
       };
+      work = (admitted, c, n) => {
+        res.off('close', onClose);
+        return runNext(admitted, c, n);
+      };
       signal = controller.signal;
     }
     try {
-      await policy.run(runNext, ctx, next, signal, judge, pushBack);
+      await policy.run(work, ctx, next, signal, judge, pushBack);
     } catch (err) {
       // Nobody is left to answer, and a client leaving is not an application error to report.
       if (unlink !== undefined && signal!.aborted && err === signal!.reason && isClientClosed(err))
