@@ -278,9 +278,19 @@ async function runHttp(args: Args): Promise<Record<string, unknown>> {
         return Number.NaN;
       return median(a.map((x, i) => (key === 'cpu' ? b[i]!.cpu / x.cpu : x[key] / b[i]![key])));
     };
+    // The middle half of the per-round req/s ratios (25th to 75th percentile): how far one
+    // round's ratio strays, to read the median against.
+    const quartiles = (name: string, other: string): string => {
+      const a = samples.get(name);
+      const b = samples.get(other);
+      if (!a || !b || a.length < 4) return '-';
+      const xs = a.map((x, i) => x.rps / b[i]!.rps).sort((p, q) => p - q);
+      const at = (q: number): number => xs[Math.round(q * (xs.length - 1))]!;
+      return `${at(0.25).toFixed(2)}-${at(0.75).toFixed(2)}`;
+    };
     console.log('');
     console.log(
-      `${pad('scenario', 28)}${pad('req/s', 10, true)}${pad('p99 ms', 9, true)}${pad('req/s vs koa', 14, true)}${pad('p99 vs koa', 12, true)}${pad('cpu µs/req', 12, true)}${pad('cpu vs koa', 12, true)}${pad('errors', 8, true)}  other ratios (req/s; cpu)`,
+      `${pad('scenario', 28)}${pad('req/s', 10, true)}${pad('p99 ms', 9, true)}${pad('req/s vs koa', 14, true)}${pad('middle half', 14, true)}${pad('p99 vs koa', 12, true)}${pad('cpu µs/req', 12, true)}${pad('cpu vs koa', 12, true)}${pad('errors', 8, true)}  other ratios (req/s; cpu)`,
     );
     const table: Record<string, unknown> = {};
     const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : '-');
@@ -290,6 +300,7 @@ async function runHttp(args: Args): Promise<Record<string, unknown>> {
       const rps = median(xs.map((x) => x.rps));
       const p99 = median(xs.map((x) => x.p99));
       const vsKoa = ratio(name, 'koa', 'rps')!;
+      const spread = quartiles(name, 'koa');
       const p99VsKoa = ratio(name, 'koa', 'p99')!;
       const cpu = median(xs.map((x) => x.cpu));
       const cpuVsKoa = ratio(name, 'koa', 'cpu')!;
@@ -298,12 +309,13 @@ async function runHttp(args: Args): Promise<Record<string, unknown>> {
         .map((o) => [o, ratio(name, o, 'rps'), ratio(name, o, 'cpu')] as const)
         .filter((t): t is readonly [string, number, number] => t[1] !== undefined);
       console.log(
-        `${pad(name, 28)}${pad(rps.toFixed(0), 10, true)}${pad(p99.toFixed(1), 9, true)}${pad(fmt(vsKoa), 14, true)}${pad(fmt(p99VsKoa), 12, true)}${pad(cpu < 0.5 ? '-' : cpu.toFixed(1), 12, true)}${pad(fmt(cpuVsKoa), 12, true)}${pad(String(errors), 8, true)}  ${others.map(([o, v, c]) => `vs ${o} ${fmt(v)}; ${fmt(c)}`).join(', ')}`,
+        `${pad(name, 28)}${pad(rps.toFixed(0), 10, true)}${pad(p99.toFixed(1), 9, true)}${pad(fmt(vsKoa), 14, true)}${pad(spread, 14, true)}${pad(fmt(p99VsKoa), 12, true)}${pad(cpu < 0.5 ? '-' : cpu.toFixed(1), 12, true)}${pad(fmt(cpuVsKoa), 12, true)}${pad(String(errors), 8, true)}  ${others.map(([o, v, c]) => `vs ${o} ${fmt(v)}; ${fmt(c)}`).join(', ')}`,
       );
       table[name] = {
         rps,
         p99,
         vsKoa,
+        vsKoaMiddleHalf: spread,
         p99VsKoa,
         cpu,
         cpuVsKoa,
