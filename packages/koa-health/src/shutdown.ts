@@ -60,7 +60,11 @@ function message(err: unknown): string {
  * Liveness is never touched: it answers 200 until the listener closes.
  *
  * @example
- * gracefulShutdown(server, { health: probes, beforeDrain: () => discovery.stop() });
+ * gracefulShutdown(server, {
+ *   health: probes,
+ *   beforeDrain: () => discovery.deregister(), // leave Consul, keep calling out while draining
+ *   onClose: () => discovery.stop(),
+ * });
  */
 export function gracefulShutdown(
   server: Server,
