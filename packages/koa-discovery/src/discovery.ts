@@ -109,8 +109,6 @@ export function discovery(options: DiscoveryOptions = {}): DiscoveryMiddleware {
   } as DiscoveryMiddleware;
 
   const start = async (startOptions: StartOptions = {}): Promise<void> => {
-    if (stopping) throw new Error('@koa-mesh/discovery: start() after stop()');
-    if (leaving) throw new Error('@koa-mesh/discovery: start() after deregister()');
     for (const service of o.watch) client.pool(service, undefined);
     if (o.register && o.registry.register) {
       await o.registry.register({

@@ -22,7 +22,8 @@ import { extractTraceContext, getFromRecord } from './extract.js';
 import { createIdGenerator } from './hex.js';
 import { ATTR, normalizeMethod, requestAttributes, spanName } from './http-attributes.js';
 import { normalizeOptions, type TracingOptions } from './options.js';
-import { readUberBaggage, toRemoteSpanContext, withBaggage } from './propagator.js';
+import { parseUberBaggage } from './jaeger.js';
+import { toRemoteSpanContext, withBaggage } from './propagator.js';
 import { OTEL_CONTEXT } from './koa-context.js';
 import { isValidRequestId } from './request-id.js';
 import { FLAG_RANDOM, FLAG_SAMPLED, formatTraceparent, KNOWN_FLAGS } from './traceparent.js';
@@ -112,8 +113,8 @@ export function tracing(options?: TracingOptions): Middleware {
     const allow = o.baggage || undefined;
     if (jaeger && headers['uber-trace-id'] !== undefined) {
       // Jaeger's `uberctx-*` items first, so W3C baggage wins on a key both carry.
-      const members = readUberBaggage(
-        () => Object.keys(headers),
+      const members = parseUberBaggage(
+        Object.keys(headers),
         (name) => getFromRecord(headers, name),
         allow,
       );
