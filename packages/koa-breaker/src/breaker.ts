@@ -212,8 +212,13 @@ export function breaker(options: BreakerOptions = {}): BreakerMiddleware {
       renderProblem(ctx, err);
     } finally {
       unlink?.();
-      if (parentSignal !== undefined) ctx.state.signal = parentSignal;
-      else if (signal !== undefined) delete ctx.state.signal;
+      // A work signal that aborted (timeout, caller abort) stays: the abandoned handler may still
+      // be running, and its next outbound call must see it aborted, not the outer one or none.
+      const exposed = ctx.state.signal as unknown;
+      if (!(exposed !== parentSignal && exposed instanceof AbortSignal && exposed.aborted)) {
+        if (parentSignal !== undefined) ctx.state.signal = parentSignal;
+        else if (signal !== undefined) delete ctx.state.signal;
+      }
     }
   } as BreakerMiddleware;
 

@@ -217,6 +217,61 @@ describe('breaker() middleware', () => {
     expect(mw.get()).toMatchObject({ state: 'open', totals: { failures: 1 } });
   });
 
+  it("regression: a handler still running after its timeout reads the aborted ctx.state.signal, not the outer breaker's", async () => {
+    const app = new Koa();
+    const gate = deferred();
+    const late = deferred<unknown>();
+    app.use(breaker({ name: 'app', timeoutMs: 60_000 }));
+    app.use(breaker({ name: 'route', timeoutMs: 20, failureThreshold: false }));
+    app.use(async (ctx) => {
+      await gate.promise; // non-abortable work (a DB query) outlives the timeout
+      // The next outbound call of this abandoned request takes the signal it finds now.
+      late.resolve(ctx.state.signal);
+      ctx.body = 'too late';
+    });
+    await supertest(app.callback()).get('/').expect(504);
+    gate.resolve();
+    const signal = (await late.promise) as AbortSignal | undefined;
+    expect(signal).toBeInstanceOf(AbortSignal);
+    expect(signal!.aborted).toBe(true);
+    expect(signal!.reason).toMatchObject({
+      code: 'ERR_KOA_MESH_BREAKER_TIMEOUT',
+      breaker: 'route',
+    });
+  });
+
+  it('regression: a queued request still running after its timeout reads the aborted ctx.state.signal, not none', async () => {
+    const app = new Koa();
+    const gates = [deferred(), deferred()];
+    const late = deferred<unknown>();
+    let calls = 0;
+    const mw = breaker({ timeoutMs: 20, maxConcurrent: 1, maxQueue: 1, failureThreshold: false });
+    app.use(mw);
+    app.use(async (ctx) => {
+      const n = calls++;
+      await gates[n]!.promise; // ignores ctx.state.signal
+      if (n === 1) late.resolve(ctx.state.signal);
+      ctx.body = 'too late';
+    });
+    const server = await startApp(app);
+    try {
+      const first = fetch(`${server.url}/`).then((r) => r.status);
+      await waitFor(() => calls === 1);
+      const second = fetch(`${server.url}/`).then((r) => r.status);
+      await waitFor(() => mw.get()!.queued === 1);
+      expect(await first).toBe(504);
+      gates[0]!.resolve(); // frees the slot: the queued request runs, and times out in turn
+      expect(await second).toBe(504);
+      gates[1]!.resolve();
+      const signal = (await late.promise) as AbortSignal | undefined;
+      expect(signal).toBeInstanceOf(AbortSignal);
+      expect(signal!.aborted).toBe(true);
+      expect(signal!.reason).toMatchObject({ code: 'ERR_KOA_MESH_BREAKER_TIMEOUT' });
+    } finally {
+      await server.close();
+    }
+  });
+
   it('exposes a live, unaborted ctx.state.signal to handlers that finish in time', async () => {
     const app = new Koa();
     app.use(breaker({ timeoutMs: 5000 }));
