@@ -102,13 +102,25 @@ export function upstreamHeaders(
   return out;
 }
 
-/** Copies the upstream's response headers to the Koa response, minus hop-by-hop ones. */
+/**
+ * Copies the upstream's response headers to the Koa response, minus hop-by-hop ones. `Set-Cookie`
+ * and `Vary` are merged with what the response already carries (the assignment cookie, and the
+ * `Vary` the decision needs) rather than replacing it; every other header is the upstream's.
+ */
 export function copyResponseHeaders(ctx: Context, headers: IncomingHttpHeaders): void {
   const listed = connectionTokens(headers.connection);
   const res = ctx.res;
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || isHopByHop(name, listed)) continue;
+    if (name === 'set-cookie' || name === 'vary') {
+      const prior = res.getHeader(name);
+      if (prior !== undefined) {
+        if (name === 'vary') ctx.vary(Array.isArray(value) ? value.join(', ') : value);
+        else res.setHeader(name, ([] as string[]).concat(prior as string | string[], value));
+        continue;
+      }
+    }
     res.setHeader(name, value);
   }
 }

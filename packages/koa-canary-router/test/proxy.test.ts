@@ -87,7 +87,11 @@ describe('proxying', () => {
     const res = await send(`${gw.url}/users/7?x=1&y=%20`, { headers: { 'x-custom': 'kept' } });
     expect(res.status).toBe(201);
     expect(res.body.toString()).toBe('GET /users/7?x=1&y=%20');
-    expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    // Beside the router's own assignment cookie.
+    expect(res.headers['set-cookie']!.filter((c) => !c.startsWith('koa_mesh_canary='))).toEqual([
+      'a=1',
+      'b=2',
+    ]);
     expect(res.headers['x-upstream']).toBe('yes');
     expect(res.headers['x-service-version']).toBe('v1');
     expect(up.seen[0]!.headers['x-custom']).toBe('kept');
@@ -334,6 +338,37 @@ describe('on Koa 2', () => {
 });
 
 describe('headers', () => {
+  it("keeps the router's assignment cookie when the upstream sets cookies too", async () => {
+    const up = await upstream('up', (_req, res) => {
+      res.setHeader('set-cookie', ['session=abc; HttpOnly', 'theme=dark']);
+      res.end('ok');
+    });
+    open.push(up);
+    const gw = await gateway(up.url);
+    const res = await send(`${gw.url}/`);
+    const cookies = res.headers['set-cookie']!;
+    expect(cookies.filter((c) => c.startsWith('koa_mesh_canary='))).toHaveLength(1);
+    expect(cookies).toEqual(expect.arrayContaining(['session=abc; HttpOnly', 'theme=dark']));
+    expect(cookies).toHaveLength(3);
+  });
+
+  it("merges the upstream's Vary with the one the decision needs, rather than replacing it", async () => {
+    const up = await upstream('up', (_req, res) => {
+      res.setHeader('vary', 'Accept-Encoding');
+      res.end('ok');
+    });
+    open.push(up);
+    const gw = await gateway(up.url, {
+      rules: [{ header: 'x-canary', value: 'never-sent', arm: 'stable' }],
+    });
+    const res = await send(`${gw.url}/`);
+    const vary = String(res.headers.vary)
+      .split(',')
+      .map((v) => v.trim().toLowerCase());
+    expect(vary).toEqual(expect.arrayContaining(['x-canary', 'cookie', 'accept-encoding']));
+    expect(vary).toHaveLength(3);
+  });
+
   it('removes hop-by-hop request headers, including those Connection names', async () => {
     const up = await upstream('up');
     open.push(up);
