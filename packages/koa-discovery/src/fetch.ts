@@ -4,6 +4,7 @@ import type { Endpoint } from './endpoint.js';
 import { DeadlineError, ServiceUnavailableError, UpstreamStatusError } from './errors.js';
 import type { Instance, InstanceFilter } from './instance.js';
 import type { NormalizedOptions } from './options.js';
+import { isCallerError } from './outcome.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { ServicePool } from './service-pool.js';
 
@@ -72,6 +73,22 @@ export interface FetchDeps {
   stopped: () => boolean;
 }
 
+/**
+ * Characters a path may not carry as they are: undici refuses controls, spaces and anything past
+ * Latin-1, and sends U+0080-U+00FF as raw bytes that Node's server answers with 400.
+ */
+const UNSENDABLE = /[^\x21-\x7e]/;
+const UNSENDABLE_RUNS = /[^\x21-\x7e]+/g;
+
+function percentEncodeRun(run: string): string {
+  // UTF-8, as WHATWG URL encodes a path (a lone surrogate becomes U+FFFD).
+  let out = '';
+  for (const byte of Buffer.from(run, 'utf8')) {
+    out += `%${byte < 16 ? '0' : ''}${byte.toString(16).toUpperCase()}`;
+  }
+  return out;
+}
+
 /** Undici's headers timeout: the per-attempt share of our deadline. */
 const HEADERS_TIMEOUT = 'UND_ERR_HEADERS_TIMEOUT';
 
@@ -93,17 +110,22 @@ function ignoreBodyError(): void {}
 export async function discoveryFetch(
   deps: FetchDeps,
   service: string,
-  path: string,
+  pathGiven: string,
   init: DiscoveryFetchInit = NO_INIT,
 ): Promise<DiscoveryResponse> {
   if (typeof service !== 'string' || service === '') {
     throw new TypeError('@koa-mesh/discovery: fetch() expects a service name');
   }
-  if (typeof path !== 'string' || !path.startsWith('/')) {
+  if (typeof pathGiven !== 'string' || !pathGiven.startsWith('/')) {
     throw new TypeError(
-      `@koa-mesh/discovery: fetch() expects a path starting with /, got ${String(path)}`,
+      `@koa-mesh/discovery: fetch() expects a path starting with /, got ${String(pathGiven)}`,
     );
   }
+  // A path is often built from decoded user input (`/orders/${ctx.query.id}`): encode what cannot
+  // go on the wire as is, rather than fail the call on every instance.
+  const path = UNSENDABLE.test(pathGiven)
+    ? pathGiven.replace(UNSENDABLE_RUNS, percentEncodeRun)
+    : pathGiven;
   if (deps.stopped()) throw new ServiceUnavailableError(service, 'discovery is stopped');
   const { options } = deps;
   const now = options.now;
@@ -174,6 +196,8 @@ export async function discoveryFetch(
       pool.settle(ep, false, undefined, error);
       lastError = error;
       if (signal?.aborted) throw signal.reason;
+      // undici refused the request as built: the same request fails on every instance.
+      if (isCallerError(error)) throw error;
       if (errorCode(error) === HEADERS_TIMEOUT && now() >= deadlineAt) {
         deadlinePassed = true;
         break;

@@ -199,6 +199,58 @@ describe('fetch through ctx.state.discovery', () => {
   });
 });
 
+describe('requests the caller got wrong', () => {
+  it('percent-encodes a path built from user input instead of failing every instance', async () => {
+    const a = track(await upstream('a', (ctx) => void (ctx.body = { url: ctx.url })));
+    const b = track(await upstream('b', (ctx) => void (ctx.body = { url: ctx.url })));
+    const ejected: unknown[] = [];
+    const mw = discovery({
+      services: { orders: [a.url, b.url] },
+      outlier: { consecutiveFailures: 1 },
+      env: false,
+    });
+    mw.on('eject', (e) => ejected.push(e));
+    // The README's example: the path carries a decoded query value.
+    const app = front(mw, async (ctx) => {
+      const res = await ctx.state.discovery.fetch('orders', `/orders/${String(ctx.query.id)}`);
+      ctx.status = res.statusCode;
+      ctx.body = await res.body.json();
+    });
+    const res = await request(app.callback()).get('/?id=a%20b%C3%A9%E5%B1%B1').expect(200);
+    expect(res.body).toEqual({ url: '/orders/a%20b%C3%A9%E5%B1%B1' });
+    expect(ejected).toEqual([]);
+  });
+
+  it('never ejects or retries an instance for a request undici refuses to send', async () => {
+    const a = track(await upstream('a'));
+    const b = track(await upstream('b'));
+    const ejected: unknown[] = [];
+    const mw = discovery({
+      services: { orders: [a.url, b.url] },
+      outlier: { consecutiveFailures: 2 },
+      env: false,
+    });
+    mids.push(mw);
+    mw.on('eject', (e) => ejected.push(e));
+    for (let i = 0; i < 6; i++) {
+      // A header value outside Latin-1 (a user's name, say) is the caller's mistake.
+      await expect(
+        mw.client.fetch('orders', '/', { headers: { 'x-user-name': '山田' } }),
+      ).rejects.toMatchObject({ code: 'UND_ERR_INVALID_ARG' });
+    }
+    expect(a.hits + b.hits).toBe(0);
+    expect(ejected).toEqual([]);
+    const instances = mw.snapshot().services[0]!.instances;
+    expect(instances.map((i) => [i.consecutiveFailures, i.inflight])).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
+    const ok = await mw.client.fetch('orders', '/');
+    expect(ok.attempts).toBe(1);
+    await ok.body.dump();
+  });
+});
+
 describe('in-flight counters', () => {
   const inflight = (mw: DiscoveryMiddleware): number =>
     mw
