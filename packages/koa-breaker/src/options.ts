@@ -54,13 +54,13 @@ export interface PolicyOptions {
   openJitter?: number;
   /** Half-open probing. */
   halfOpen?: HalfOpenOptions;
-  /** Abort the guarded work after this many ms (`false`: never). @default false */
+  /** Abort the guarded work after this many ms, at most 2147483647 (`false`: never). @default false */
   timeoutMs?: number | false;
   /** Calls running at once (bulkhead); `Infinity` turns the bulkhead off. @default Infinity */
   maxConcurrent?: number;
   /** Calls waiting for a bulkhead slot; more are rejected at once. @default 0 */
   maxQueue?: number;
-  /** Longest wait in the bulkhead queue in ms (`false`: no limit). @default false */
+  /** Longest wait in the bulkhead queue in ms, at most 2147483647 (`false`: no limit). @default false */
   queueTimeoutMs?: number | false;
   /** Open for the upstream's `Retry-After` when a 429 or 503 carries one. @default true */
   respectRetryAfter?: boolean;
@@ -154,9 +154,20 @@ function positiveMs(option: string, v: unknown, fallback: number): number {
   return v;
 }
 
+/** The longest delay `setTimeout` keeps; a longer one fires after 1 ms (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A positive number of ms that a timer waits: at most the longest delay Node.js keeps. */
+function timerMs(option: string, v: unknown, fallback: number): number {
+  const ms = positiveMs(option, v, fallback);
+  if (ms > MAX_TIMER_MS)
+    invalid(option, `at most ${MAX_TIMER_MS} ms (the longest Node.js timer)`, ms);
+  return ms;
+}
+
 function msOrFalse(option: string, v: unknown): number {
   if (v === undefined || v === false) return Infinity;
-  return positiveMs(option, v, Infinity);
+  return timerMs(option, v, Infinity);
 }
 
 function fraction(option: string, v: unknown, min0: boolean): number {
@@ -282,4 +293,4 @@ export function normalizePolicy(input: unknown): NormalizedPolicy {
   };
 }
 
-export { positiveInt, positiveMs, fn as functionOption, object as objectOption };
+export { positiveInt, positiveMs, timerMs, fn as functionOption, object as objectOption };

@@ -4,7 +4,7 @@
  * known to be unavailable and retrying would only add load.
  */
 import { isRejection } from './errors.js';
-import { functionOption, invalid, objectOption, positiveMs } from './options.js';
+import { functionOption, invalid, objectOption, positiveMs, timerMs } from './options.js';
 import { retryAfterOf, statusOf } from './retry-after.js';
 import type { RetryBudget } from './retry-budget.js';
 
@@ -87,8 +87,8 @@ export async function retry<T>(
   if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0)
     invalid('retries', 'a non-negative integer', retries);
   const baseMs = positiveMs('baseMs', o.baseMs, 100);
-  const maxDelayMs = positiveMs('maxDelayMs', o.maxDelayMs, 10_000);
-  const maxRetryAfterMs = positiveMs('maxRetryAfterMs', o.maxRetryAfterMs, 30_000);
+  const maxDelayMs = timerMs('maxDelayMs', o.maxDelayMs, 10_000);
+  const maxRetryAfterMs = timerMs('maxRetryAfterMs', o.maxRetryAfterMs, 30_000);
   const method = o.method;
   if (method !== undefined && typeof method !== 'string') invalid('method', 'a string', method);
   const shouldRetry = functionOption<(err: unknown, attempt: number) => boolean>(

@@ -105,6 +105,16 @@ const cases: Array<[string, Record<string, unknown>, string]> = [
     `${P} \`queueTimeoutMs\` to be a positive finite number of milliseconds, got -1`,
   ],
   [
+    'timeoutMs (past the longest timer)',
+    { timeoutMs: 30 * 24 * 3600 * 1000 },
+    `${P} \`timeoutMs\` to be at most 2147483647 ms (the longest Node.js timer), got 2592000000`,
+  ],
+  [
+    'queueTimeoutMs (past the longest timer)',
+    { maxConcurrent: 1, queueTimeoutMs: 2 ** 31 },
+    `${P} \`queueTimeoutMs\` to be at most 2147483647 ms (the longest Node.js timer), got 2147483648`,
+  ],
+  [
     'respectRetryAfter',
     { respectRetryAfter: 'yes' },
     `${P} \`respectRetryAfter\` to be a boolean, got "yes"`,
@@ -157,6 +167,16 @@ describe('options validation', () => {
       'baseMs',
       { baseMs: 0 },
       `${P} \`baseMs\` to be a positive finite number of milliseconds, got 0`,
+    ],
+    [
+      'maxDelayMs (past the longest timer)',
+      { maxDelayMs: 2 ** 31 },
+      `${P} \`maxDelayMs\` to be at most 2147483647 ms (the longest Node.js timer), got 2147483648`,
+    ],
+    [
+      'maxRetryAfterMs (past the longest timer)',
+      { maxRetryAfterMs: Number.MAX_SAFE_INTEGER },
+      `${P} \`maxRetryAfterMs\` to be at most 2147483647 ms (the longest Node.js timer), got 9007199254740991`,
     ],
     ['method', { method: 5 }, `${P} \`method\` to be a string, got 5`],
     ['signal', { signal: {} }, `${P} \`signal\` to be an AbortSignal, got an object`],
