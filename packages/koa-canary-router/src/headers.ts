@@ -42,6 +42,14 @@ function isHopByHop(lower: string, listed: Set<string> | undefined): boolean {
   );
 }
 
+/**
+ * Whether an arm may not set this request header: hop-by-hop ones belong to the connection (undici
+ * refuses several outright), and the body's framing is the proxy's to set.
+ */
+export function isReservedArmHeader(lower: string): boolean {
+  return isHopByHop(lower, undefined) || lower === 'content-length';
+}
+
 function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import type { RequestHeaderPlan } from './headers.js';
+import { isReservedArmHeader, type RequestHeaderPlan } from './headers.js';
 import {
   DEFAULTS,
   checkFunction,
@@ -62,6 +62,14 @@ export interface Normalized {
   proxies: boolean;
 }
 
+/**
+ * What Node's `setHeader` and undici accept in a header value (RFC 9110 field-vchar, SP, HTAB and
+ * obs-text): the version and arm headers are sent on every request, so a value they refuse would
+ * fail every request (500 or 502) instead of the factory.
+ */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const HEADER_VALUE_TEXT = 'header value (Latin-1, no control characters)';
+
 /** Sum tolerance for weights such as 33.3 + 33.3 + 33.4. */
 export const EPSILON = 1e-9;
 
@@ -88,8 +96,8 @@ export function normalizeOptions(input: unknown): Normalized {
     if (!isPlainObject(raw)) throw optionError(at, 'an arm object ({ target, weight? })', raw);
     const target = compileTarget(`${at}.target`, raw.target);
     const version = raw.version ?? name;
-    if (typeof version !== 'string' || version === '' || /[\r\n]/.test(version)) {
-      throw optionError(`${at}.version`, 'a non-empty single-line string', version);
+    if (typeof version !== 'string' || version === '' || !HEADER_VALUE.test(version)) {
+      throw optionError(`${at}.version`, `a non-empty ${HEADER_VALUE_TEXT}`, version);
     }
     const armHeaders: string[] = [];
     const armHeaderNames = new Set<string>();
@@ -97,8 +105,15 @@ export function normalizeOptions(input: unknown): Normalized {
       if (!isPlainObject(raw.headers)) throw optionError(`${at}.headers`, 'an object', raw.headers);
       for (const [h, v] of Object.entries(raw.headers)) {
         checkToken(`${at}.headers`, h);
-        if (typeof v !== 'string' || /[\r\n]/.test(v)) {
-          throw optionError(`${at}.headers.${h}`, 'a single-line string', v);
+        if (isReservedArmHeader(h.toLowerCase())) {
+          throw optionError(
+            `${at}.headers`,
+            'a header the proxy may set (not hop-by-hop, Proxy-* or Content-Length)',
+            h,
+          );
+        }
+        if (typeof v !== 'string' || !HEADER_VALUE.test(v)) {
+          throw optionError(`${at}.headers.${h}`, `a ${HEADER_VALUE_TEXT}`, v);
         }
         armHeaders.push(h, v);
         armHeaderNames.add(h.toLowerCase());

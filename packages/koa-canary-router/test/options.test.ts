@@ -93,13 +93,49 @@ describe('options validation', () => {
     [
       'a multi-line version',
       withArms({ stable: { target: T, version: 'a\nb' } }),
-      `${P} \`arms.stable.version\` to be a non-empty single-line string, got "a\\nb"`,
+      `${P} \`arms.stable.version\` to be a non-empty header value (Latin-1, no control characters), got "a\\nb"`,
+    ],
+    // Sent as X-Service-Version: Node refused it on every request, which answered 500.
+    [
+      'a version beyond Latin-1',
+      withArms({ stable: { target: T, version: 'v2 🚀' } }),
+      `${P} \`arms.stable.version\` to be a non-empty header value (Latin-1, no control characters), got "v2 🚀"`,
+    ],
+    [
+      'a version with a control character',
+      withArms({ stable: { target: T, version: 'v2\0' } }),
+      `${P} \`arms.stable.version\` to be a non-empty header value (Latin-1, no control characters), got "v2\\u0000"`,
     ],
     [
       'bad arm headers',
       withArms({ stable: { target: T, headers: { 'x-a': 1 } } }),
-      `${P} \`arms.stable.headers.x-a\` to be a single-line string, got 1`,
+      `${P} \`arms.stable.headers.x-a\` to be a header value (Latin-1, no control characters), got 1`,
     ],
+    // undici refused these on every request, which answered 502.
+    [
+      'an arm header value beyond Latin-1',
+      withArms({ stable: { target: T, headers: { 'x-a': 'ü🚀' } } }),
+      `${P} \`arms.stable.headers.x-a\` to be a header value (Latin-1, no control characters), got "ü🚀"`,
+    ],
+    [
+      'an arm header value with a control character',
+      withArms({ stable: { target: T, headers: { 'x-a': 'a\0' } } }),
+      `${P} \`arms.stable.headers.x-a\` to be a header value (Latin-1, no control characters), got "a\\u0000"`,
+    ],
+    ...[
+      'Keep-Alive',
+      'Transfer-Encoding',
+      'Connection',
+      'Upgrade',
+      'Expect',
+      'TE',
+      'Proxy-Authorization',
+      'Content-Length',
+    ].map((name): [string, () => unknown, string] => [
+      `a ${name} arm header`,
+      withArms({ stable: { target: T, headers: { [name]: 'x' } } }),
+      `${P} \`arms.stable.headers\` to be a header the proxy may set (not hop-by-hop, Proxy-* or Content-Length), got "${name}"`,
+    ]),
     [
       'a bad header name',
       withArms({ stable: { target: T, headers: { 'a b': 'x' } } }),
