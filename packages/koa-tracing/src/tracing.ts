@@ -185,7 +185,53 @@ export function tracing(options?: TracingOptions): Middleware {
     if (typeof version === 'string' && version !== '') span.setAttribute(ATTR.version, version);
   }
 
-  return async function tracingMiddleware(ctx: KoaContext, next: Next): Promise<void> {
+  /**
+   * After the chain under a recorded span: name it by its route, note the error, and end it if
+   * the response has already closed (otherwise onResponseClose ends it). Never throws: it runs on
+   * a side branch of the chain's promise, where a throw would be an unhandled rejection.
+   */
+  function afterChain(rs: RequestSpan, method: string, err: unknown, failed: boolean): void {
+    const { ctx, span } = rs;
+    try {
+      if (failed) {
+        rs.error = err;
+        keepHeaders(err, ctx.res, preserved);
+      }
+      nameSpan(ctx, span, method);
+      rs.handlerDone = true;
+      if (rs.closed || ctx.res.destroyed) finish(rs);
+    } catch (e) {
+      report(e, ctx);
+    }
+  }
+
+  /** Runs `next` and returns its promise, a rejection when it throws at once. */
+  function run(active: OtelContext | undefined, next: Next): Promise<void> {
+    try {
+      return Promise.resolve(active === undefined ? next() : otelContext.with(active, next));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * `chain` itself, watched on a side branch that copies the preserved response headers onto a
+   * rejection's `err.headers` (Koa's error handler drops the others). The side branch's reaction is
+   * registered before the caller's, so it runs before Koa's error handler or an upstream `await`.
+   */
+  function keepingHeaders(chain: Promise<void>, res: ServerResponse): Promise<void> {
+    if (preserved.length > 0) {
+      chain.then(undefined, (err: unknown) => {
+        keepHeaders(err, res, preserved);
+      });
+    }
+    return chain;
+  }
+
+  // Not an async function: the chain's own promise is returned, with the work after it on a side
+  // branch. An async function would add a promise and an await, each costing an async-hook call
+  // per request once an SDK's context manager has enabled AsyncLocalStorage.
+  return function tracingMiddleware(ctx: KoaContext, next: Next): Promise<void> {
     const req = ctx.req;
     const res = ctx.res;
     const headers = req.headers;
@@ -215,14 +261,7 @@ export function tracing(options?: TracingOptions): Middleware {
         report(err, ctx);
       }
     }
-    if (ignored) {
-      try {
-        return await next();
-      } catch (err) {
-        keepHeaders(err, res, preserved);
-        throw err;
-      }
-    }
+    if (ignored) return keepingHeaders(run(undefined, next), res);
 
     const inbound = extractTraceContext(headers, getFromRecord, o.propagators);
     let restart = false;
@@ -236,10 +275,11 @@ export function tracing(options?: TracingOptions): Middleware {
     }
     let parent = otelContext.active();
     const continued = inbound !== undefined && !restart;
-    const method = normalizeMethod(ctx.method);
     const tracer = currentTracer();
     let span: Span | undefined;
+    let method = '';
     if (tracer !== undefined) {
+      method = normalizeMethod(ctx.method);
       const spanOptions: SpanOptions = {
         kind: SpanKind.SERVER,
         attributes: { [ATTR.method]: method, [ATTR.path]: ctx.path },
@@ -299,29 +339,17 @@ export function tracing(options?: TracingOptions): Middleware {
     // can still find the request's context through the ctx (injectTraceHeaders(h, { ctx })).
     (ctx as unknown as { [OTEL_CONTEXT]: unknown })[OTEL_CONTEXT] = active;
 
-    if (!span.isRecording()) {
-      try {
-        return await otelContext.with(active, next);
-      } catch (err) {
-        keepHeaders(err, res, preserved);
-        throw err;
-      }
-    }
+    if (!span.isRecording()) return keepingHeaders(run(active, next), res);
 
     span.setAttributes(requestAttributes(ctx, method));
     const rs: RequestSpan = { span, ctx, error: undefined, handlerDone: false, closed: false };
     (res as unknown as Record<symbol, RequestSpan>)[kSpan] = rs;
     res.on('close', onResponseClose);
-    try {
-      await otelContext.with(active, next);
-    } catch (err) {
-      rs.error = err;
-      keepHeaders(err, res, preserved);
-      throw err;
-    } finally {
-      nameSpan(ctx, span, method);
-      rs.handlerDone = true;
-      if (rs.closed || res.destroyed) finish(rs);
-    }
+    const chain = run(active, next);
+    chain.then(
+      () => afterChain(rs, method, undefined, false),
+      (err: unknown) => afterChain(rs, method, err, true),
+    );
+    return chain;
   };
 }

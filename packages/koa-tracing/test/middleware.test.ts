@@ -287,6 +287,42 @@ describe('X-Request-Id', () => {
     expect(res.headers['x-request-id']).toBe('req-7');
   });
 
+  it('keeps the header when next() throws at once instead of rejecting', async () => {
+    const a = new Koa();
+    a.silent = true;
+    const mw = tracing();
+    a.use((ctx) =>
+      mw(ctx, () => {
+        throw Object.assign(new Error('sync'), { status: 503, expose: true });
+      }),
+    );
+    const res = await request(a.callback()).get('/').set('x-request-id', 'req-8').expect(503);
+    expect(res.headers['x-request-id']).toBe('req-8');
+    expect(res.text).toBe('sync');
+  });
+
+  it('has the header on err.headers before an upstream error handler sees the error', async () => {
+    const a = new Koa();
+    let seenHeaders: unknown;
+    a.use(async (ctx, next) => {
+      try {
+        await next();
+      } catch (err) {
+        seenHeaders = (err as { headers?: unknown }).headers;
+        ctx.status = 502;
+      }
+    });
+    a.use(tracing({ ignore: ['/ignored'] }));
+    a.use(() => {
+      throw new Error('downstream');
+    });
+    await request(a.callback()).get('/x').set('x-request-id', 'req-9').expect(502);
+    expect(seenHeaders).toEqual({ 'x-request-id': 'req-9' });
+    seenHeaders = undefined;
+    await request(a.callback()).get('/ignored').set('x-request-id', 'req-10').expect(502);
+    expect(seenHeaders).toEqual({ 'x-request-id': 'req-10' });
+  });
+
   it('falls back to a UUID when the generator throws, and reports the error', async () => {
     const a = app({
       generateRequestId: () => {

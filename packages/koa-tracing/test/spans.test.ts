@@ -21,6 +21,7 @@ import { Agent, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import {
   injectTraceHeaders,
   startClientSpan,
+  traceContextOf,
   traceInterceptor,
   tracing,
   type TracingOptions,
@@ -301,6 +302,41 @@ describe('errors', () => {
     expect(span!.attributes['http.response.status_code']).toBe(500);
     expect(span!.events.map((e) => e.name)).toEqual(['exception']);
     expect(span!.events[0]!.attributes?.['exception.message']).toBe('db down');
+  });
+
+  it('records an error thrown at once by next() and still ends the span', async () => {
+    const app = new Koa();
+    app.silent = true;
+    const mw = tracing({ tracerProvider: provider });
+    app.use((ctx) =>
+      mw(ctx, () => {
+        throw Object.assign(new Error('sync'), { code: 'ERR_SYNC' });
+      }),
+    );
+    const res = await request(app.callback()).get('/').set('x-request-id', 'r-1').expect(500);
+    expect(res.headers['x-request-id']).toBe('r-1');
+    const [span] = await serverSpans();
+    expect(span!.status).toEqual({ code: SpanStatusCode.ERROR, message: 'sync' });
+    expect(span!.attributes['error.type']).toBe('ERR_SYNC');
+    expect(span!.events.map((e) => e.name)).toEqual(['exception']);
+  });
+
+  it('has named the span by its route before middleware above it resumes', async () => {
+    const app = new Koa();
+    let nameAfter: string | undefined;
+    app.use(async (ctx, next) => {
+      await next();
+      const otel = traceContextOf(ctx);
+      nameAfter = (otel && (trace.getSpan(otel) as unknown as { name: string }))?.name;
+    });
+    app.use(tracing({ tracerProvider: provider }));
+    const router = new Router();
+    router.get('/users/:id', (ctx) => {
+      ctx.body = 'ok';
+    });
+    app.use(router.routes());
+    await request(app.callback()).get('/users/7').expect(200);
+    expect(nameAfter).toBe('GET /users/:id');
   });
 
   it('marks a 5xx answered without a throw as ERROR with the status as error.type', async () => {
