@@ -89,6 +89,35 @@ function percentEncodeRun(run: string): string {
   return out;
 }
 
+/**
+ * Headers of one hop (RFC 9110 §7.6.1) that a handler forwarding its own request headers
+ * (`headers: ctx.headers`) must not pass on; with every `Proxy-*` header and every header the
+ * `Connection` header names. undici refuses `keep-alive`, `transfer-encoding`, `upgrade` and
+ * `expect` (Node's server has already answered an `Expect` itself).
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'http2-settings',
+]);
+
+/** Lowercased header names a `Connection` value lists beyond the hop-by-hop set, if any. */
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  let listed: Set<string> | undefined;
+  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const token = part.trim().toLowerCase();
+    if (token !== '' && token !== 'close' && !HOP_BY_HOP.has(token))
+      (listed ??= new Set()).add(token);
+  }
+  return listed;
+}
+
 /** Undici's headers timeout: the per-attempt share of our deadline. */
 const HEADERS_TIMEOUT = 'UND_ERR_HEADERS_TIMEOUT';
 
@@ -156,10 +185,21 @@ export async function discoveryFetch(
   const headers: Record<string, string | string[]> = {};
   const given = init.headers;
   if (given) {
+    let listed: Set<string> | undefined;
     for (const k of Object.keys(given)) {
       const v = given[k];
-      if (v !== undefined) headers[k.toLowerCase()] = v;
+      if (v === undefined) continue;
+      const lower = k.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || lower.startsWith('proxy-')) {
+        if (lower === 'connection') listed = connectionTokens(v);
+        continue;
+      }
+      // undici sets the length of a string or buffer body itself; a forwarded one is the
+      // length of some other body.
+      if (lower === 'content-length' && !streamBody) continue;
+      headers[lower] = v;
     }
+    if (listed) for (const name of listed) delete headers[name];
   }
   deps.propagation.inject(headers);
 

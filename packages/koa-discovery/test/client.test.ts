@@ -190,6 +190,54 @@ describe('fetch through ctx.state.discovery', () => {
     }
   });
 
+  it('drops hop-by-hop headers when a handler forwards its request headers', async () => {
+    const a = track(await upstream('a'));
+    const mw = discovery({ services: { orders: [a.url] }, env: false });
+    const app = front(mw, async (ctx) => {
+      const res = await ctx.state.discovery.fetch('orders', '/', {
+        method: 'POST',
+        headers: ctx.headers,
+        body: JSON.stringify({ re: 'serialised' }),
+      });
+      ctx.status = res.statusCode;
+      ctx.body = await res.body.json();
+    });
+    await request(app.callback())
+      .post('/')
+      .set('Connection', 'keep-alive, X-Hop')
+      .set('Keep-Alive', 'timeout=5')
+      .set('X-Hop', 'one hop only')
+      .set('TE', 'trailers')
+      .set('Proxy-Connection', 'keep-alive')
+      .set('X-User', 'u1')
+      .set('Content-Type', 'application/json')
+      .send('{"original":"body, longer than the one forwarded"}')
+      .expect(200);
+    const seen = a.seen[0]!;
+    expect(seen['x-user']).toBe('u1');
+    expect(seen['content-type']).toBe('application/json');
+    expect(seen['content-length']).toBe(String(JSON.stringify({ re: 'serialised' }).length));
+    for (const h of ['keep-alive', 'x-hop', 'te', 'proxy-connection']) {
+      expect(seen[h]).toBeUndefined();
+    }
+  });
+
+  it('drops a forwarded Transfer-Encoding and Upgrade instead of failing the call', async () => {
+    const a = track(await upstream('a'));
+    const mw = discovery({ services: { orders: [a.url] }, env: false });
+    mids.push(mw);
+    const res = await mw.client.fetch('orders', '/', {
+      method: 'PUT',
+      headers: { 'Transfer-Encoding': 'chunked', Upgrade: 'websocket', Expect: '100-continue' },
+      body: 'x',
+    });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    expect(a.seen[0]!['transfer-encoding']).toBeUndefined();
+    expect(a.seen[0]!.upgrade).toBeUndefined();
+    expect(a.seen[0]!.expect).toBeUndefined();
+  });
+
   it('sends the caller headers', async () => {
     const a = track(await upstream('a'));
     const mw = discovery({ services: { orders: [a.url] }, env: false });
