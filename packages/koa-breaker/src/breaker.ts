@@ -39,8 +39,9 @@ export interface BreakerOptions extends PolicyOptions {
   /** A key unused for this long (nothing running, not open) is dropped lazily. @default 600000 */
   idleMs?: number;
   /**
-   * Whether a finished request counts as a failure; `err` is what downstream threw, or undefined
-   * when it answered. Not asked for client aborts and local rejections (they count as neither).
+   * Whether a finished request counts as a failure; `err` is what downstream threw, the
+   * TimeoutError when it ran past `timeoutMs`, or undefined when it answered. Not asked for client
+   * aborts and local rejections (they count as neither).
    * @default a thrown error without a 4xx status, or a response status >= 500
    */
   isFailure?: (ctx: Context, err: unknown) => boolean;

@@ -19,8 +19,9 @@ export interface Breaker {
 /** Options of {@link CircuitBreaker}. */
 export interface CircuitBreakerOptions extends PolicyOptions {
   /**
-   * Whether a rejection of `fn` counts as a failure. A rejection this returns false for counts as
-   * a success. @default an error without a 4xx `status`/`statusCode` is a failure
+   * Whether a rejection of `fn` (or the TimeoutError past `timeoutMs`) counts as a failure. A
+   * rejection this returns false for counts as a success.
+   * @default an error without a 4xx `status`/`statusCode` is a failure
    */
   isFailure?: (err: unknown) => boolean;
 }

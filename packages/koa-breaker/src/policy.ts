@@ -206,7 +206,8 @@ export class Policy {
           const err = new TimeoutError(this.p.name, timeoutMs);
           controller.abort(err);
           if (this.events.has('timeout')) this.events.emit('timeout', this.base({ timeoutMs }));
-          this.settle(permit, 'failure', err, undefined);
+          // A failure by default, but `isFailure` overrides it as for any other error.
+          this.settle(permit, judge(a, err, true), err, undefined);
           reject(err);
         }, timeoutMs);
         timer.unref();

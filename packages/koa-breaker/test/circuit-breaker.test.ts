@@ -118,6 +118,25 @@ describe('CircuitBreaker', () => {
     expect(events).toEqual(['timeout 20', 'open consecutiveFailures']);
   });
 
+  it('regression: isFailure is asked about a timeout too', async () => {
+    const seen: unknown[] = [];
+    const cb = new CircuitBreaker({
+      timeoutMs: 10,
+      failureThreshold: 1,
+      isFailure: (err) => {
+        seen.push(err);
+        return !isTimeoutError(err);
+      },
+    });
+    const work = deferred<string>();
+    await expect(cb.execute(() => work.promise)).rejects.toMatchObject({
+      code: 'ERR_KOA_MESH_BREAKER_TIMEOUT',
+    });
+    expect(seen).toEqual([expect.objectContaining({ code: 'ERR_KOA_MESH_BREAKER_TIMEOUT' })]);
+    expect(cb.stats()).toMatchObject({ state: 'closed', totals: { failures: 0, successes: 1 } });
+    work.resolve('late');
+  });
+
   it('holds the bulkhead slot until timed-out work really settles', async () => {
     const cb = new CircuitBreaker({ timeoutMs: 10, maxConcurrent: 1, failureThreshold: false });
     const work = deferred<string>();

@@ -6,7 +6,7 @@ import Koa2 from 'koa2';
 import Router from '@koa/router';
 import supertest from 'supertest';
 import { startApp, waitFor } from '@koa-mesh/testkit';
-import { breaker, type BreakerOptions } from '../src/index.js';
+import { breaker, isTimeoutError, type BreakerOptions } from '../src/index.js';
 
 function clock(start = 0) {
   const c = { now: start, fn: () => c.now };
@@ -270,6 +270,33 @@ describe('breaker() middleware', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('regression: isFailure is asked about a timeout too, and can decide it is not a failure', async () => {
+    const app = new Koa();
+    const asked: unknown[] = [];
+    const gate = deferred();
+    const mw = breaker({
+      timeoutMs: 20,
+      failureThreshold: 1,
+      // A long-poll route: running out of time is its normal end, not a sick dependency.
+      isFailure: (ctx, err) => {
+        asked.push(err);
+        return isTimeoutError(err) ? ctx.path !== '/poll' : ctx.status >= 500;
+      },
+    });
+    app.use(mw);
+    app.use(async (ctx) => {
+      await gate.promise;
+      ctx.body = 'late';
+    });
+    const agent = supertest(app.callback());
+    await agent.get('/poll').expect(504);
+    expect(asked).toEqual([expect.objectContaining({ code: 'ERR_KOA_MESH_BREAKER_TIMEOUT' })]);
+    expect(mw.get()).toMatchObject({ state: 'closed', totals: { failures: 0, successes: 1 } });
+    await agent.get('/other').expect(504);
+    expect(mw.get()).toMatchObject({ state: 'open', reason: 'consecutiveFailures' });
+    gate.resolve();
   });
 
   it('exposes a live, unaborted ctx.state.signal to handlers that finish in time', async () => {
