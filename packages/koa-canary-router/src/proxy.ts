@@ -188,6 +188,9 @@ export class UpstreamProxy {
       if (!responded && !res.writableFinished) controller.abort();
     };
     res.once('close', onClientClose);
+    // A client that left during an await before this (the resolver, the trace context) has
+    // already closed: send nothing rather than an exchange nobody reads.
+    if (res.destroyed) controller.abort();
 
     let data: Awaited<ReturnType<Agent['request']>>;
     try {

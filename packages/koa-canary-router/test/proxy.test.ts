@@ -3,6 +3,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { bodyParser } from '@koa/bodyparser';
 import koaBodyParser from 'koa-bodyparser';
+import type Koa from 'koa';
 import Koa2 from 'koa2';
 import { startApp, waitFor } from '@koa-mesh/testkit';
 import { canaryRouter, type CanaryRouterOptions, type ReleaseOutcome } from '../src/index.js';
@@ -692,6 +693,32 @@ describe('client aborts and the resolver release contract', () => {
       await waitFor(() => releases.length === 1);
       expect(releases[0]!.outcome.ok).toBe(false);
     });
+  });
+
+  it('sends nothing upstream when the client disconnected while the resolver was resolving', async () => {
+    const up = await upstream('up');
+    open.push(up);
+    const releases: ReleaseOutcome[] = [];
+    let resolving = false;
+    const resolver = Object.assign(
+      async (ctx: Koa.Context) => {
+        resolving = true;
+        // A slow lookup (a cold discovery cache, say) that outlasts the client.
+        await new Promise<void>((resolve) => ctx.res.once('close', resolve));
+        return new URL(up.url);
+      },
+      { release: (_u: URL, outcome: ReleaseOutcome) => void releases.push(outcome) },
+    );
+    const gw = await gateway(resolver);
+    const req = httpRequest(`${gw.url}/`, { agent: false });
+    req.on('error', () => undefined);
+    req.end();
+    await waitFor(() => resolving);
+    req.destroy();
+    await waitFor(() => releases.length === 1);
+    // Not charged to the instance as a success (nor a failure of its own): no status, no exchange.
+    expect(releases[0]).toMatchObject({ ok: false, status: undefined });
+    expect(up.seen).toHaveLength(0);
   });
 
   it('aborts the upstream response when the client disconnects mid-body, without crashing', async () => {
