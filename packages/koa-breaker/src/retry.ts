@@ -3,6 +3,7 @@
  * rules and a retry budget. It never retries a breaker or bulkhead rejection: the dependency is
  * known to be unavailable and retrying would only add load.
  */
+import { warn } from './circuit-breaker.js';
 import { isRejection } from './errors.js';
 import { functionOption, invalid, objectOption, positiveMs, timerMs } from './options.js';
 import { retryAfterOf, statusOf } from './retry-after.js';
@@ -26,7 +27,8 @@ export interface RetryOptions {
   /** Retry POST, PATCH and other non-idempotent methods too. @default false */
   retryNonIdempotent?: boolean;
   /**
-   * Whether an error is worth another attempt.
+   * Whether an error is worth another attempt. A throwing one is reported as a process warning
+   * and the default decides.
    * @default not a breaker/bulkhead rejection, not an abort, not a 4xx other than 408, 425 and 429
    */
   shouldRetry?: (err: unknown, attempt: number) => boolean;
@@ -34,7 +36,7 @@ export interface RetryOptions {
   budget?: RetryBudget;
   /** Aborts the sleeps and is handed to `fn`. */
   signal?: AbortSignal;
-  /** Called before each retry's sleep. */
+  /** Called before each retry's sleep. A throwing one is reported as a process warning. */
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
   /** Random source in [0, 1) for the jitter. @default Math.random */
   random?: () => number;
@@ -50,6 +52,20 @@ export function isRetryable(err: unknown): boolean {
   if (status !== undefined && status >= 400 && status < 500)
     return status === 408 || status === 425 || status === 429;
   return true;
+}
+
+/** `shouldRetry(err, attempt)`; a throwing predicate is reported and the default applies. */
+function judge(
+  shouldRetry: (err: unknown, attempt: number) => boolean,
+  err: unknown,
+  attempt: number,
+): boolean {
+  try {
+    return shouldRetry(err, attempt);
+  } catch (hookErr) {
+    warn(hookErr);
+    return isRetryable(err);
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -112,12 +128,19 @@ export async function retry<T>(
       return await fn(signal, attempt);
     } catch (err) {
       if (!mayRetry || attempt >= retries || signal?.aborted) throw err;
-      if (isRejection(err) || !shouldRetry(err, attempt)) throw err;
+      if (isRejection(err) || !judge(shouldRetry, err, attempt)) throw err;
       const pushBack = retryAfterOf(err);
       if (pushBack !== undefined && pushBack > maxRetryAfterMs) throw err;
       if (budget && !budget.tryRetry()) throw err;
       const delayMs = pushBack ?? random() * Math.min(maxDelayMs, baseMs * 2 ** attempt);
-      onRetry?.({ attempt: attempt + 1, delayMs, error: err });
+      if (onRetry) {
+        try {
+          onRetry({ attempt: attempt + 1, delayMs, error: err });
+        } catch (hookErr) {
+          // A logging hook must not replace the upstream error or stop the retries.
+          warn(hookErr);
+        }
+      }
       await sleep(delayMs, signal);
     }
   }

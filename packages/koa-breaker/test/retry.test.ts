@@ -77,6 +77,47 @@ describe('retry', () => {
     expect(far).toHaveBeenCalledTimes(1);
   });
 
+  it('regression: a throwing onRetry or shouldRetry never replaces the upstream error or stops the retries', async () => {
+    const warnings: unknown[] = [];
+    const warn = jest
+      .spyOn(process, 'emitWarning')
+      .mockImplementation((w: string | Error) => void warnings.push(w));
+    try {
+      const logged = flaky(2, fail(503));
+      await expect(
+        retry(logged, {
+          baseMs: 1,
+          onRetry: () => {
+            throw new Error('logger down');
+          },
+        }),
+      ).resolves.toBe('ok');
+      expect(logged).toHaveBeenCalledTimes(3);
+      const judged = flaky(1, fail(503));
+      await expect(
+        retry(judged, {
+          baseMs: 1,
+          shouldRetry: () => {
+            throw new Error('predicate bug');
+          },
+        }),
+      ).resolves.toBe('ok'); // the default applies: a 503 is retried
+      const bad = flaky(5, fail(400));
+      await expect(
+        retry(bad, {
+          baseMs: 1,
+          shouldRetry: () => {
+            throw new Error('predicate bug');
+          },
+        }),
+      ).rejects.toMatchObject({ status: 400 });
+      expect(bad).toHaveBeenCalledTimes(1);
+      expect(warnings).toEqual(['logger down', 'logger down', 'predicate bug', 'predicate bug']);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('an abort during the backoff sleep ends it at once with the abort reason', async () => {
     const ac = new AbortController();
     const fn = jest.fn(async () => {
