@@ -27,7 +27,7 @@ export class Decider {
   private readonly rules: readonly CompiledRule[];
   private readonly arms: ReadonlyMap<string, unknown>;
   private readonly trust: (ctx: Context) => boolean;
-  private readonly userKey: ((ctx: Context) => string | undefined) | undefined;
+  private readonly userKey: ((ctx: Context) => string | number | undefined) | undefined;
   private readonly cookie: StickyCookie | undefined;
 
   constructor(config: Normalized) {
@@ -88,9 +88,13 @@ export class Decider {
     let key: KeyKind = 'ip';
     if (userKey !== undefined) {
       try {
-        const id = userKey(ctx);
+        const id: unknown = userKey(ctx);
         if (typeof id === 'string' && id !== '') {
           bucket = bucketOf(rollout, id);
+          key = 'user';
+        } else if (typeof id === 'number' && Number.isFinite(id)) {
+          // A numeric id (a database key) is the same user as its decimal string.
+          bucket = bucketOf(rollout, String(id));
           key = 'user';
         }
       } catch (err) {

@@ -51,7 +51,7 @@ export interface Normalized {
   table: WeightTable;
   rules: CompiledRule[];
   trust: (ctx: Context) => boolean;
-  userKey: ((ctx: Context) => string | undefined) | undefined;
+  userKey: ((ctx: Context) => string | number | undefined) | undefined;
   cookie: StickyCookie | undefined;
   /** `Vary` for a decision made by rule i: the headers rules 0..i read. */
   ruleVary: string[][];
@@ -162,7 +162,7 @@ export function normalizeOptions(input: unknown): Normalized {
   if (stickiness !== undefined && !isPlainObject(stickiness)) {
     throw optionError('stickiness', 'an object', stickiness);
   }
-  const userKey = checkFunction<(ctx: Context) => string | undefined>(
+  const userKey = checkFunction<(ctx: Context) => string | number | undefined>(
     'stickiness.key',
     stickiness?.key,
   );

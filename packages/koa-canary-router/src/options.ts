@@ -113,8 +113,11 @@ export interface CookieOptions {
 
 /** Where the stickiness key comes from: the first present of these. */
 export interface StickinessOptions {
-  /** The user's identity, e.g. `(ctx) => ctx.state.user?.id`. Returning undefined skips it. */
-  key?: (ctx: Context) => string | undefined;
+  /**
+   * The user's identity, e.g. `(ctx) => ctx.state.user?.id`. A number counts as its decimal
+   * string (`42` and `'42'` are one user). Returning undefined or `''` skips it.
+   */
+  key?: (ctx: Context) => string | number | undefined;
   /** The assignment cookie, or `false` for none. @default {} */
   cookie?: CookieOptions | false;
   /** Headers `key` reads, added to `Vary` on weighted decisions. @default [] */

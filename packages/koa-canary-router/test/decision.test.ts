@@ -241,6 +241,23 @@ describe('stickiness', () => {
     }
   });
 
+  it('keys by a numeric user id as by its decimal string (ids from a database are numbers)', async () => {
+    const router2 = routerWith(
+      { stickiness: { key: (ctx) => (ctx.state as { user?: { id: string } }).user?.id } },
+      50,
+    );
+    const authenticate = async (ctx: Context, next: Next) => {
+      ctx.state.user = { id: Number(ctx.get('x-user')) };
+      await next();
+    };
+    const app = appWith(authenticate, router2);
+    for (let id = 1; id <= 20; id++) {
+      const res = await request(app.callback()).get('/').set('x-user', String(id));
+      expect(res.body.canary.key).toBe('user');
+      expect(res.body.arm).toBe(router2.simulate([String(id)])[0]);
+    }
+  });
+
   it('reports a throwing key function and falls back to the next key', async () => {
     const app = appWith(
       routerWith({
