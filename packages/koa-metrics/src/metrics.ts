@@ -155,6 +155,9 @@ export function metrics(options?: MetricsOptions): MetricsMiddleware {
     res[kStart] = performance.now();
     stats.inFlight++;
     res.on('close', onResponseClose);
+    // The client may have left while a middleware mounted before this one was awaiting: `close`
+    // has fired already and would never reach the listener, leaving the request in flight for good.
+    if (res.destroyed) onResponseClose.call(res);
     return next();
   };
 

@@ -153,6 +153,44 @@ describe('cardinality guard', () => {
 });
 
 describe('aborted requests', () => {
+  it('does not leak an in-flight request whose client left before the middleware ran', async () => {
+    // An async middleware mounted before metrics() (auth, rate limiting) is still awaiting when
+    // the client goes away: the response has closed before metrics() sees it.
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    let passed!: () => void;
+    const after = new Promise<void>((resolve) => (passed = resolve));
+    const m = metrics({ defaultMetrics: false });
+    const app = new Koa();
+    app.silent = true;
+    app.use(async (ctx, next) => {
+      if (ctx.path !== '/late') return next();
+      const closed = new Promise((resolve) => ctx.res.once('close', resolve));
+      entered();
+      await closed;
+      try {
+        return await next();
+      } finally {
+        passed();
+      }
+    });
+    app.use(m);
+    const server = await startApp(app);
+    try {
+      const socket = connect(server.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write('GET /late HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await inside;
+      socket.destroy();
+      await after;
+      const parsed = parseExposition(await (await fetch(`${server.url}/metrics`)).text(), false);
+      expect(value(parsed, 'http_requests_in_flight')).toBe(0);
+      expect(value(parsed, 'http_requests_total', { status_code: 'aborted' })).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('are counted with status_code="aborted" when the client goes away, even while the handler runs', async () => {
     let entered!: () => void;
     const inside = new Promise<void>((resolve) => (entered = resolve));
