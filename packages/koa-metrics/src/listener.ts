@@ -79,11 +79,16 @@ export function serveExposition(
     ready,
     listening: () => bound && closing === undefined,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        if (!server.listening) return resolve();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      // A close() before the bind completes waits for it: closing the server now would be a no-op
+      // and the port would be bound afterwards, for good.
+      closing ??= ready.then(
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+        () => undefined,
+      );
       return closing;
     },
   };

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import Router from '@koa/router';
 import { describeWith, startApp } from '@koa-mesh/testkit';
 import Koa from 'koa';
@@ -262,6 +263,22 @@ describe('securing the endpoint', () => {
       await m.close();
       await server.close();
     }
+  });
+
+  it('does not leave the separate listener bound when close() comes before it is bound', async () => {
+    const m = metrics({ defaultMetrics: false, listen: { port: 0, host: '127.0.0.1' } });
+    await m.close();
+    const { port } = (await m.ready)!;
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+    expect((await m.healthCheck()).status).toBe('fail');
   });
 
   it('reports a listener that could not bind through ready and healthCheck()', async () => {
