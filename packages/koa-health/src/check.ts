@@ -6,7 +6,7 @@ import type {
   HealthStatus,
   ProbeKind,
 } from './types.js';
-import { boolean, fail, positiveInteger } from './validate.js';
+import { boolean, fail, positiveInteger, timerMs } from './validate.js';
 
 /** Defaults of {@link HealthCheckSpec}. */
 export const CHECK_DEFAULTS = Object.freeze({
@@ -71,8 +71,8 @@ export function normalizeCheck(name: unknown, input: unknown): NormalizedCheck {
     name,
     kind,
     critical: boolean(`${at}.critical`, spec.critical, CHECK_DEFAULTS.critical),
-    timeoutMs: positiveInteger(`${at}.timeoutMs`, spec.timeoutMs, CHECK_DEFAULTS.timeoutMs),
-    intervalMs: positiveInteger(`${at}.intervalMs`, spec.intervalMs, CHECK_DEFAULTS.intervalMs),
+    timeoutMs: timerMs(`${at}.timeoutMs`, spec.timeoutMs, CHECK_DEFAULTS.timeoutMs),
+    intervalMs: timerMs(`${at}.intervalMs`, spec.intervalMs, CHECK_DEFAULTS.intervalMs),
     failureThreshold: positiveInteger(
       `${at}.failureThreshold`,
       spec.failureThreshold,

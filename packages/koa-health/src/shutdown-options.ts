@@ -1,9 +1,10 @@
 import {
   fail,
-  nonNegativeInteger,
   optionalFunction,
   plainObject,
   positiveInteger,
+  timerMs,
+  timerMsOrZero,
 } from './validate.js';
 
 /** A shutdown hook: may be async; its `name` (the function's) appears in logs. */
@@ -144,17 +145,9 @@ export function normalizeShutdownOptions(options: unknown): NormalizedShutdownOp
     health,
     signals: [...new Set(signals)],
     beforeDrain: hooks('beforeDrain', o.beforeDrain),
-    drainDelayMs: nonNegativeInteger(
-      'drainDelayMs',
-      o.drainDelayMs,
-      SHUTDOWN_DEFAULTS.drainDelayMs,
-    ),
-    timeoutMs: positiveInteger('timeoutMs', o.timeoutMs, SHUTDOWN_DEFAULTS.timeoutMs),
-    hookTimeoutMs: positiveInteger(
-      'hookTimeoutMs',
-      o.hookTimeoutMs,
-      SHUTDOWN_DEFAULTS.hookTimeoutMs,
-    ),
+    drainDelayMs: timerMsOrZero('drainDelayMs', o.drainDelayMs, SHUTDOWN_DEFAULTS.drainDelayMs),
+    timeoutMs: timerMs('timeoutMs', o.timeoutMs, SHUTDOWN_DEFAULTS.timeoutMs),
+    hookTimeoutMs: timerMs('hookTimeoutMs', o.hookTimeoutMs, SHUTDOWN_DEFAULTS.hookTimeoutMs),
     onClose: hooks('onClose', o.onClose),
     terminationGracePeriodMs: positiveInteger(
       'terminationGracePeriodMs',

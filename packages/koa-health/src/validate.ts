@@ -31,6 +31,24 @@ export function nonNegativeInteger(option: string, value: unknown, fallback: num
   return v;
 }
 
+/** The longest delay `setTimeout` keeps; a longer one fires after 1 ms (TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function timerLimit(option: string, v: number): number {
+  if (v > MAX_TIMER_MS) fail(option, `at most ${MAX_TIMER_MS} ms (the longest Node.js timer)`, v);
+  return v;
+}
+
+/** A positive integer number of ms that a timer waits, at most {@link MAX_TIMER_MS}. */
+export function timerMs(option: string, value: unknown, fallback: number): number {
+  return timerLimit(option, positiveInteger(option, value, fallback));
+}
+
+/** Like {@link timerMs}, 0 allowed. */
+export function timerMsOrZero(option: string, value: unknown, fallback: number): number {
+  return timerLimit(option, nonNegativeInteger(option, value, fallback));
+}
+
 export function positiveNumber(option: string, value: unknown, fallback: number): number {
   const v = value ?? fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(option, 'a positive number', v);

@@ -111,6 +111,16 @@ describe('health() options', () => {
       'expected `checks.db.successThreshold` to be a positive integer, got NaN',
     ],
     [
+      'a timeout past the longest Node.js timer',
+      { db: { check: () => undefined, timeoutMs: 2 ** 31 } },
+      'expected `checks.db.timeoutMs` to be at most 2147483647 ms (the longest Node.js timer), got 2147483648',
+    ],
+    [
+      'an interval past the longest Node.js timer',
+      { db: { check: () => undefined, intervalMs: 30 * 24 * 3_600_000 } },
+      'expected `checks.db.intervalMs` to be at most 2147483647 ms (the longest Node.js timer), got 2592000000',
+    ],
+    [
       'close not a function',
       { db: { check: () => undefined, close: 1 } },
       'expected `checks.db.close` to be a function, got 1',
@@ -202,6 +212,11 @@ describe('built-in check options', () => {
       'expected `eventLoopDelayCheck resolutionMs` to be a positive integer, got 0.5',
     ],
     [
+      'eventLoopDelayCheck with a resolution past the longest Node.js timer',
+      () => eventLoopDelayCheck({ resolutionMs: 2 ** 31 }),
+      'expected `eventLoopDelayCheck resolutionMs` to be at most 2147483647 ms (the longest Node.js timer), got 2147483648',
+    ],
+    [
       'heapCheck with a ratio above 1',
       () => heapCheck({ maxRatio: 2 }),
       'expected `heapCheck maxRatio` to be a ratio in (0, 1], got 2',
@@ -274,6 +289,21 @@ describe('gracefulShutdown() options', () => {
     ],
     ['a zero timeoutMs', { timeoutMs: 0 }, 'expected `timeoutMs` to be a positive integer, got 0'],
     [
+      'a drainDelayMs past the longest Node.js timer',
+      { drainDelayMs: 2 ** 31 },
+      'expected `drainDelayMs` to be at most 2147483647 ms (the longest Node.js timer), got 2147483648',
+    ],
+    [
+      'a timeoutMs past the longest Node.js timer',
+      { timeoutMs: 2 ** 31 },
+      'expected `timeoutMs` to be at most 2147483647 ms (the longest Node.js timer), got 2147483648',
+    ],
+    [
+      'a hookTimeoutMs past the longest Node.js timer',
+      { hookTimeoutMs: 2 ** 32 },
+      'expected `hookTimeoutMs` to be at most 2147483647 ms (the longest Node.js timer), got 4294967296',
+    ],
+    [
       'a bad hookTimeoutMs',
       { hookTimeoutMs: '5s' },
       'expected `hookTimeoutMs` to be a positive integer, got "5s"',
@@ -295,5 +325,15 @@ describe('gracefulShutdown() options', () => {
 
   it('accepts drainDelayMs 0 (an explicit 0 is a value, not a default)', () => {
     expect(make({ drainDelayMs: 0 })).not.toThrow();
+  });
+
+  it('accepts the longest Node.js timer, 2147483647 ms, for every delay', () => {
+    const max = 2 ** 31 - 1;
+    expect(make({ drainDelayMs: max, timeoutMs: max, hookTimeoutMs: max })).not.toThrow();
+    const probes = health({
+      checks: { db: { check: () => undefined, timeoutMs: max, intervalMs: max } },
+    });
+    expect(probes.checks().map((c) => c.name)).toEqual(['db']);
+    probes.close();
   });
 });

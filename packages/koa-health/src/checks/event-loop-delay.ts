@@ -1,6 +1,6 @@
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import type { HealthCheckResult, HealthCheckSpec } from '../types.js';
-import { fail, positiveInteger, positiveNumber } from '../validate.js';
+import { fail, positiveNumber, timerMs } from '../validate.js';
 import { scheduling, type CheckScheduling } from './spec-options.js';
 
 /** Options of {@link eventLoopDelayCheck}. */
@@ -38,7 +38,7 @@ export function eventLoopDelayCheck(options: EventLoopDelayCheckOptions = {}): H
     fail('eventLoopDelayCheck warnDelayMs', `at most maxDelayMs (${maxDelayMs})`, warnDelayMs);
   const percentile = positiveNumber('eventLoopDelayCheck percentile', options.percentile, 99);
   if (percentile > 100) fail('eventLoopDelayCheck percentile', 'a number in (0, 100]', percentile);
-  const resolution = positiveInteger('eventLoopDelayCheck resolutionMs', options.resolutionMs, 20);
+  const resolution = timerMs('eventLoopDelayCheck resolutionMs', options.resolutionMs, 20);
   let histogram: RecordableHistogram | undefined;
   let timer: NodeJS.Timeout | undefined;
   let last = 0;
