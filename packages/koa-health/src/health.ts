@@ -104,8 +104,12 @@ export function health(options: HealthOptions = {}): HealthMiddleware {
 
   const snapshots = (kind: ProbeKind): CheckSnapshot[] => byKind[kind].map((r) => r.snapshot);
 
+  // A failing non-critical check only degrades its probe (warn): it does not hold startup back.
   const startupChecksPassed = (): boolean =>
-    byKind.startup.every((r) => r.status === 'pass' || r.status === 'warn');
+    byKind.startup.every(
+      (r) =>
+        r.status === 'pass' || r.status === 'warn' || (r.status === 'fail' && !r.check.critical),
+    );
 
   const updateStarted = (): void => {
     if (started || !startupChecksPassed()) return;

@@ -152,6 +152,29 @@ describe('startup and readiness', () => {
     expect(migrations.mock.calls.length).toBe(calls);
   });
 
+  it('a failing non-critical startup check does not hold startup back (200, then ready)', async () => {
+    const { app, probes } = appWith({
+      details: () => true,
+      checks: {
+        schema: { check: () => undefined, kind: 'startup', ...slowCheck },
+        warmCache: {
+          check: () => {
+            throw new Error('cache cold');
+          },
+          kind: 'startup',
+          critical: false,
+          ...slowCheck,
+        },
+      },
+    });
+    await probes.refresh();
+    const res = await request(app.callback()).get('/startup').expect(200);
+    expect(JSON.parse(res.text)).toMatchObject({
+      checks: { warmCache: [{ status: 'fail', output: 'cache cold', critical: false }] },
+    });
+    await request(app.callback()).get('/ready').expect(200);
+  });
+
   it('startup still completes when markNotReady() was called before the startup checks passed', async () => {
     const { app, probes } = appWith({
       details: () => true,
