@@ -321,6 +321,17 @@ export function normalizeOptions(options: MetricsOptions | undefined): Normalize
   }
   ignorePaths.add(path);
 
+  const cluster = bool('cluster', o.cluster, DEFAULTS.cluster);
+  const listen = normalizeListen(o.listen);
+  // Workers share a listening port through the primary: each scrape would reach one worker's
+  // registry, and its counters would jump between workers' values.
+  if (cluster && listen !== undefined)
+    fail(
+      'listen',
+      'unset with `cluster: true` (the primary serves the sum with clusterMetricsServer())',
+      o.listen,
+    );
+
   return {
     registry: registry as unknown as Registry<RegistryContentType>,
     prefix,
@@ -348,7 +359,7 @@ export function normalizeOptions(options: MetricsOptions | undefined): Normalize
         : typeof o.authorize === 'function'
           ? (o.authorize as NormalizedOptions['authorize'])
           : fail('authorize', 'a function (ctx) => boolean', o.authorize),
-    listen: normalizeListen(o.listen),
-    cluster: bool('cluster', o.cluster, DEFAULTS.cluster),
+    listen,
+    cluster,
   };
 }

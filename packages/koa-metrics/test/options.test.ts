@@ -104,6 +104,14 @@ describe('options are validated at construction', () => {
     expect((thrown as Error).message).toContain(message);
   });
 
+  it('rejects `listen` together with `cluster: true` (each worker would serve only its own share)', () => {
+    expect(() => metrics({ defaultMetrics: false, cluster: true, listen: 9464 })).toThrow(
+      new TypeError(
+        '@koa-mesh/metrics: expected `listen` to be unset with `cluster: true` (the primary serves the sum with clusterMetricsServer()), got 9464',
+      ),
+    );
+  });
+
   it('accepts no options at all, with a private registry', () => {
     const a = metrics();
     const b = metrics();
