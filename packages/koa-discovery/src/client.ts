@@ -1,5 +1,5 @@
-import { Pool, type Dispatcher } from 'undici';
-import type { Breaker, Endpoint } from './endpoint.js';
+import { Pool } from 'undici';
+import type { Breaker, Endpoint, InstanceDispatcher } from './endpoint.js';
 import { ServiceUnavailableError } from './errors.js';
 import {
   discoveryFetch,
@@ -57,7 +57,7 @@ export class ClientCore implements DiscoveryClient {
   readonly #o: NormalizedOptions;
   readonly #pools = new Map<string, ServicePool>();
   /** One keep-alive pool per instance origin, shared by every service pool that has it. */
-  readonly #dispatchers = new Map<string, Pool>();
+  readonly #dispatchers = new Map<string, Pool & InstanceDispatcher>();
   readonly #fetchDeps: FetchDeps;
   readonly #budget: RetryBudget;
   readonly #propagation = createPropagation();
@@ -130,13 +130,21 @@ export class ClientCore implements DiscoveryClient {
     return discoveryFetch(this.#fetchDeps, service, path, init);
   }
 
-  #dispatcher(url: string): Dispatcher {
+  #dispatcher(url: string): InstanceDispatcher {
     let pool = this.#dispatchers.get(url);
     if (!pool) {
-      pool = new Pool(url, {
-        connections: this.#o.fetch.connections,
-        keepAliveTimeout: this.#o.fetch.keepAliveTimeoutMs,
+      const created = Object.assign(
+        new Pool(url, {
+          connections: this.#o.fetch.connections,
+          keepAliveTimeout: this.#o.fetch.keepAliveTimeoutMs,
+        }),
+        { active: 0, connected: 0 },
+      );
+      created.on('connect', () => void created.connected++);
+      created.on('disconnect', () => {
+        if (created.connected > 0) created.connected--;
       });
+      pool = created;
       this.#dispatchers.set(url, pool);
     }
     return pool;

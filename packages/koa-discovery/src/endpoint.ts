@@ -2,6 +2,18 @@ import type { Dispatcher } from 'undici';
 import type { Target } from './balancers/balancer.js';
 import type { Instance } from './instance.js';
 
+/**
+ * An instance's keep-alive pool with two counts `fetch` keeps, to tell whether a call can go on a
+ * connected socket at once (undici's headers timeout then bounds it) or may wait for a connection
+ * or in the pool's queue, where only a timer of ours can keep the deadline.
+ */
+export type InstanceDispatcher = Dispatcher & {
+  /** Requests `fetch` has on this pool that have not ended (response body closed, or error). */
+  active: number;
+  /** Sockets connected now. */
+  connected: number;
+};
+
 /** A guarded call, structurally the koa-mesh `Breaker` (from @koa-mesh/breaker or your own). */
 export interface Breaker {
   execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T>;
@@ -23,7 +35,7 @@ export class Endpoint implements Target {
   returnedAt = 0;
   breaker: Breaker | undefined;
   /** The instance's keep-alive pool, cached here to skip a map look-up per call. */
-  dispatcher: Dispatcher | undefined;
+  dispatcher: InstanceDispatcher | undefined;
 
   constructor(instance: Instance) {
     this.instance = instance;

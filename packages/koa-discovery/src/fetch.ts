@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { Endpoint } from './endpoint.js';
+import type { Endpoint, InstanceDispatcher } from './endpoint.js';
 import { DeadlineError, ServiceUnavailableError, UpstreamStatusError } from './errors.js';
 import type { Instance, InstanceFilter } from './instance.js';
 import type { NormalizedOptions } from './options.js';
@@ -63,7 +63,7 @@ function refusedLocally(err: unknown): boolean {
 export interface FetchDeps {
   options: NormalizedOptions;
   /** The keep-alive pool of an instance (cached on the endpoint). */
-  dispatcher: (ep: Endpoint) => Dispatcher;
+  dispatcher: (ep: Endpoint) => InstanceDispatcher;
   budget: RetryBudget;
   pool: (service: string, filter: InstanceFilter | undefined) => ServicePool;
   propagation: {
@@ -116,6 +116,53 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
       (listed ??= new Set()).add(token);
   }
   return listed;
+}
+
+/**
+ * The deadline of one attempt that may not reach a socket at once. undici's `headersTimeout`
+ * starts only once the request is written, so time spent waiting for a free connection or for a
+ * connect is ours to bound.
+ */
+class AttemptDeadline {
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  #giveUp: ((reason: unknown) => void) | undefined;
+  readonly signal: AbortSignal;
+
+  constructor(ms: number, timeoutMs: number, signal: AbortSignal | undefined) {
+    const controller = this.#controller;
+    this.#timer = setTimeout(() => {
+      const reason = new DeadlineError(timeoutMs);
+      controller.abort(reason);
+      this.#giveUp?.(reason);
+    }, ms);
+    this.#timer.unref();
+    this.signal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+  }
+
+  /**
+   * `attempt`, or a DeadlineError when the deadline passes first. undici aborts a request still
+   * queued in a pool only once it reaches a connection, so we stop waiting for it ourselves.
+   */
+  race<T>(attempt: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#giveUp = reject;
+      attempt.then(resolve, reject);
+    });
+  }
+
+  get passed(): boolean {
+    return this.#controller.signal.aborted;
+  }
+
+  /** The response headers came (or the attempt failed): the body is not ours to time. */
+  clear(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
+function destroyLateBody(res: Dispatcher.ResponseData): void {
+  res.body.on('error', ignoreBodyError).destroy();
 }
 
 /** Undici's headers timeout: the per-attempt share of our deadline. */
@@ -220,25 +267,53 @@ export async function discoveryFetch(
     if (attempt > 1) (tried ??= new Set(first ? [first] : [])).add(ep);
     else first = ep;
     pool.acquire(ep);
+    const dispatcher = deps.dispatcher(ep);
+    // Fewer of our requests than connected sockets: this one is written at once and undici's
+    // headers timeout keeps the deadline. Otherwise it may wait for a connect or a free socket.
+    const wait =
+      dispatcher.active >= dispatcher.connected
+        ? new AttemptDeadline(remaining, timeoutMs, signal)
+        : undefined;
+    const attemptSignal = wait ? wait.signal : signal;
+    dispatcher.active++;
     let res: Dispatcher.ResponseData;
+    let sent: Promise<Dispatcher.ResponseData> | undefined;
     try {
-      res = breaker
-        ? await guardedAttempt(deps, breaker, ep, path, method, headers, body, remaining, signal)
-        : await deps.dispatcher(ep).request({
+      sent = breaker
+        ? guardedAttempt(
+            dispatcher,
+            breaker,
+            ep,
+            path,
+            method,
+            headers,
+            body,
+            remaining,
+            attemptSignal,
+          )
+        : dispatcher.request({
             path,
             method,
             headers,
             body,
             headersTimeout: remaining,
-            signal,
+            signal: attemptSignal,
           });
+      res = await (wait ? wait.race(sent) : sent);
     } catch (error) {
+      wait?.clear();
+      if (wait?.passed && sent) {
+        // Given up on: the request ends when undici reaches it (aborted, never written).
+        void sent.then(destroyLateBody, ignoreBodyError).finally(() => void dispatcher.active--);
+      } else {
+        dispatcher.active--;
+      }
       pool.settle(ep, false, undefined, error);
       lastError = error;
       if (signal?.aborted) throw signal.reason;
       // undici refused the request as built: the same request fails on every instance.
       if (isCallerError(error)) throw error;
-      if (errorCode(error) === HEADERS_TIMEOUT && now() >= deadlineAt) {
+      if (wait?.passed || (errorCode(error) === HEADERS_TIMEOUT && now() >= deadlineAt)) {
         deadlinePassed = true;
         break;
       }
@@ -257,18 +332,20 @@ export async function discoveryFetch(
           : undefined;
       continue;
     }
+    wait?.clear();
     const status = res.statusCode;
     if (options.fetch.retryOn.has(status) && idempotent && !streamBody && attempt <= retries) {
       const next = pool.pick(init.hashKey, (tried ??= new Set([ep])));
       if (next && deps.budget.tryWithdraw()) {
         await res.body.dump().catch(() => undefined);
+        dispatcher.active--;
         pool.settle(ep, false, status, undefined);
         lastError = new UpstreamStatusError(status, undefined);
         ep = next;
         continue;
       }
     }
-    handOver(pool, ep, res, status);
+    handOver(pool, ep, dispatcher, res, status);
     const out = res as DiscoveryResponse;
     out.instance = ep.instance;
     out.attempts = attempt;
@@ -304,12 +381,14 @@ export async function discoveryFetch(
 function handOver(
   pool: ServicePool,
   ep: Endpoint,
+  dispatcher: InstanceDispatcher,
   res: Dispatcher.ResponseData,
   status: number,
 ): void {
   const stream = res.body;
   stream.on('error', ignoreBodyError);
   stream.on('close', function releaseOnClose() {
+    dispatcher.active--;
     const error: unknown = stream.errored ?? undefined;
     pool.settle(ep, status < 500 && error === undefined, status, error);
   });
@@ -317,7 +396,7 @@ function handOver(
 
 /** One attempt through the instance's breaker: 5xx count as failures, yet come back as responses. */
 async function guardedAttempt(
-  deps: FetchDeps,
+  dispatcher: Dispatcher,
   factory: NonNullable<NormalizedOptions['breaker']>,
   ep: Endpoint,
   path: string,
@@ -327,7 +406,6 @@ async function guardedAttempt(
   headersTimeout: number,
   signal: AbortSignal | undefined,
 ): Promise<Dispatcher.ResponseData> {
-  const dispatcher = deps.dispatcher(ep);
   ep.breaker ??= factory(ep.id);
   try {
     return await ep.breaker.execute(async (breakerSignal) => {

@@ -338,6 +338,44 @@ describe('in-flight counters', () => {
     expect(inflight(mw)).toBe(0);
   });
 
+  it('keep the deadline while every connection to the instance is busy (a queued call)', async () => {
+    const held: (() => void)[] = [];
+    const slow = track(
+      await upstream(
+        'slow',
+        (ctx) =>
+          new Promise<void>((resolve) => {
+            held.push(() => {
+              ctx.body = 'late';
+              resolve();
+            });
+          }),
+      ),
+    );
+    const mw = discovery({
+      services: { orders: [slow.url] },
+      fetch: { connections: 1, retries: 0 },
+      env: false,
+    });
+    mids.push(mw);
+    const first = mw.client.fetch('orders', '/', { timeoutMs: 60_000 });
+    first.catch(() => undefined); // awaited below; a failing run must not crash the worker
+    try {
+      await waitFor(() => held.length === 1);
+      // The only connection is taken: this call waits in the keep-alive pool's queue.
+      await expect(mw.client.fetch('orders', '/', { timeoutMs: 200 })).rejects.toMatchObject({
+        code: 'ERR_KOA_MESH_SERVICE_UNAVAILABLE',
+        message: expect.stringMatching(/deadline/),
+      });
+      expect(held).toHaveLength(1); // the first call still holds the connection
+    } finally {
+      for (const release of held) release();
+    }
+    await (await first).body.dump();
+    await waitFor(() => inflight(mw) === 0);
+    expect(slow.hits).toBe(1); // the call that gave up never went out
+  });
+
   it('drop to zero when the caller destroys a body it never reads', async () => {
     const a = track(await upstream('a'));
     const mw = discovery({ services: { orders: [a.url] }, env: false });
