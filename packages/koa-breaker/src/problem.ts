@@ -40,9 +40,34 @@ export function isOwnError(err: unknown): err is OwnError {
   );
 }
 
-/** Writes `err` as the response: status, its headers, a problem+json body. */
+/**
+ * Headers describing a representation or its caching that the guarded work may have set before
+ * it timed out: they describe a body that never came, not the problem (a `Content-Encoding: gzip`
+ * would make clients fail to decode it, an `ETag` or `Cache-Control: max-age` would let a cache
+ * keep the error as the resource).
+ */
+const REPRESENTATION_HEADERS = [
+  'content-encoding',
+  'content-language',
+  'content-location',
+  'content-disposition',
+  'content-range',
+  'etag',
+  'last-modified',
+  'expires',
+] as const;
+
+/**
+ * Writes `err` as the response: status, its headers, a problem+json body, `Cache-Control:
+ * no-store` (an error about this moment must not be served from a cache later). Headers set above
+ * the breaker (CORS, a request id) stay; representation headers the work set are dropped.
+ */
 export function renderProblem(ctx: Context, err: OwnError): void {
   const [type, title] = TYPES[err.code]!;
+  if (!ctx.headerSent) {
+    for (const name of REPRESENTATION_HEADERS) ctx.res.removeHeader(name);
+    ctx.set('Cache-Control', 'no-store');
+  }
   ctx.status = err.status;
   for (const name of Object.keys(err.headers)) ctx.set(name, err.headers[name]!);
   ctx.type = 'application/problem+json';

@@ -217,6 +217,60 @@ describe('breaker() middleware', () => {
     expect(mw.get()).toMatchObject({ state: 'open', totals: { failures: 1 } });
   });
 
+  it('a 504 drops the representation headers the timed-out work set, keeps those set above, and is no-store', async () => {
+    const app = new Koa();
+    app.use(async (ctx, next) => {
+      ctx.set('Access-Control-Allow-Origin', '*');
+      ctx.set('Cache-Control', 'public, max-age=60');
+      await next();
+    });
+    app.use(breaker({ timeoutMs: 20, failureThreshold: false }));
+    app.use(async (ctx) => {
+      ctx.set('Content-Encoding', 'gzip');
+      ctx.set('ETag', '"v1"');
+      ctx.set('Last-Modified', new Date(0).toUTCString());
+      ctx.set('Content-Disposition', 'attachment; filename="report.csv"');
+      ctx.set('Cache-Control', 'public, max-age=600');
+      await new Promise<void>((resolve) =>
+        (ctx.state.signal as AbortSignal).addEventListener('abort', () => resolve()),
+      );
+    });
+    const res = await supertest(app.callback()).get('/').expect(504);
+    expect(res.body).toMatchObject({ code: 'ERR_KOA_MESH_BREAKER_TIMEOUT', status: 504 });
+    expect(res.headers['content-encoding']).toBeUndefined();
+    expect(res.headers.etag).toBeUndefined();
+    expect(res.headers['last-modified']).toBeUndefined();
+    expect(res.headers['content-disposition']).toBeUndefined();
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers['access-control-allow-origin']).toBe('*');
+  });
+
+  it('open and bulkhead 503s are no-store even when middleware above made responses cacheable', async () => {
+    const app = new Koa();
+    app.use(async (ctx, next) => {
+      ctx.set('Cache-Control', 'public, max-age=60');
+      await next();
+    });
+    const gate = deferred();
+    app.use(breaker({ maxConcurrent: 1, failureThreshold: false }));
+    app.use(async (ctx) => {
+      await gate.promise;
+      ctx.body = 'ok';
+    });
+    const agent = supertest(app.callback());
+    const first = agent.get('/').then((r) => r);
+    let rejected: supertest.Response | undefined;
+    await waitFor(async () => {
+      const r = await agent.get('/');
+      if (r.status === 503) rejected = r;
+      return rejected;
+    });
+    gate.resolve();
+    expect((await first).headers['cache-control']).toBe('public, max-age=60');
+    expect(rejected!.body).toMatchObject({ code: 'ERR_KOA_MESH_BULKHEAD_REJECTED' });
+    expect(rejected!.headers['cache-control']).toBe('no-store');
+  });
+
   it("regression: a handler still running after its timeout reads the aborted ctx.state.signal, not the outer breaker's", async () => {
     const app = new Koa();
     const gate = deferred();
