@@ -17,8 +17,23 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-/** Headers the proxy sets itself, so the client's copies are dropped. */
-const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+/** Headers the proxy sets itself, so the client's copies are dropped (see upstreamHeaders). */
+const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
+
+/** A value as an RFC 7239 token or, when it has other characters, a quoted-string. */
+function forwardedValue(value: string): string {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)
+    ? value
+    : `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** This hop's RFC 7239 `Forwarded` element: `for`, `proto` and `host`. */
+function forwardedElement(remote: string, proto: string, host: string | undefined): string {
+  // An IPv6 address is written in brackets, and so must be quoted.
+  const node = remote.includes(':') ? `"[${remote}]"` : forwardedValue(remote || 'unknown');
+  const element = `for=${node};proto=${proto}`;
+  return host === undefined ? element : `${element};host=${forwardedValue(host)}`;
+}
 
 /** Lowercased header names listed in a `Connection` header value. */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
@@ -68,6 +83,11 @@ export interface RequestHeaderPlan {
  * keeps repeated headers apart): the client's raw headers minus hop-by-hop ones, X-Forwarded-*
  * appended when Koa trusts the proxy in front of it (`app.proxy`) or overwritten otherwise, the
  * arm's headers, the injected trace context, and a `content-length` for a replayed body.
+ *
+ * The client's RFC 7239 `Forwarded` and `X-Real-IP` are as easy to forge as X-Forwarded-For: they
+ * are passed on only when Koa trusts the proxy in front, and then a `Forwarded` gets this hop's
+ * element appended. An untrusted client's copies are dropped (no `Forwarded` is written then: the
+ * X-Forwarded-* headers carry the same facts).
  */
 export function upstreamHeaders(
   ctx: Context,
@@ -79,11 +99,13 @@ export function upstreamHeaders(
   const incoming = req.headers;
   const raw = req.rawHeaders;
   const listed = connectionTokens(incoming.connection);
+  const trusted = ctx.app.proxy;
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (isHopByHop(lower, listed) || FORWARDED.has(lower)) continue;
+    if (!trusted && lower === 'x-real-ip') continue;
     if (lower === 'host' && !plan.preserveHost) continue;
     if (plan.armHeaderNames.has(lower)) continue;
     if (injected !== undefined && injected[lower] !== undefined) continue;
@@ -93,7 +115,6 @@ export function upstreamHeaders(
     out.push(name, raw[i + 1]!);
   }
   const remote = req.socket.remoteAddress ?? '';
-  const trusted = ctx.app.proxy;
   const priorFor = trusted ? first(incoming['x-forwarded-for']) : undefined;
   out.push('x-forwarded-for', priorFor ? `${priorFor}, ${remote}` : remote);
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
@@ -102,6 +123,11 @@ export function upstreamHeaders(
   const priorHost = trusted ? first(incoming['x-forwarded-host']) : undefined;
   const host = priorHost ?? incoming.host;
   if (host !== undefined) out.push('x-forwarded-host', host);
+  const priorForwarded = trusted ? incoming.forwarded : undefined;
+  if (priorForwarded !== undefined && priorForwarded !== '') {
+    const own = forwardedElement(remote, encrypted ? 'https' : 'http', incoming.host);
+    out.push('forwarded', `${priorForwarded}, ${own}`);
+  }
   for (let i = 0; i < plan.armHeaders.length; i++) out.push(plan.armHeaders[i]!);
   if (injected !== undefined) {
     for (const name in injected) out.push(name, injected[name]!);

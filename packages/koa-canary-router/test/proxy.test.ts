@@ -458,6 +458,37 @@ describe('headers', () => {
     expect(h.host).toBe(`127.0.0.1:${up.port}`);
   });
 
+  it('drops a client Forwarded and X-Real-IP when Koa does not trust the proxy in front', async () => {
+    const up = await upstream('up');
+    open.push(up);
+    const gw = await gateway(up.url);
+    await send(`${gw.url}/`, {
+      headers: { forwarded: 'for=6.6.6.6;proto=https', 'x-real-ip': '6.6.6.6' },
+    });
+    const h = up.seen[0]!.headers;
+    expect(h.forwarded).toBeUndefined();
+    expect(h['x-real-ip']).toBeUndefined();
+    expect(h['x-forwarded-for']).toBe('127.0.0.1');
+  });
+
+  it('keeps X-Real-IP and appends this hop to Forwarded when app.proxy is set', async () => {
+    const up = await upstream('up');
+    open.push(up);
+    const gw = await gateway(up.url, { proxyTrust: true });
+    await send(`${gw.url}/`, {
+      headers: {
+        host: 'public.example:8443',
+        forwarded: 'for=203.0.113.9;proto=https',
+        'x-real-ip': '203.0.113.9',
+      },
+    });
+    const h = up.seen[0]!.headers;
+    expect(h.forwarded).toBe(
+      'for=203.0.113.9;proto=https, for=127.0.0.1;proto=http;host="public.example:8443"',
+    );
+    expect(h['x-real-ip']).toBe('203.0.113.9');
+  });
+
   it('appends to X-Forwarded-For and keeps X-Forwarded-Proto/Host when app.proxy is set; preserves Host on request', async () => {
     const up = await upstream('up');
     open.push(up);
