@@ -18,7 +18,12 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Headers the proxy sets itself, so the client's copies are dropped (see upstreamHeaders). */
-const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
+const FORWARDED = new Set([
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'forwarded',
+]);
 
 /** A value as an RFC 7239 token or, when it has other characters, a quoted-string. */
 function forwardedValue(value: string): string {
