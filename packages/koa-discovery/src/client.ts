@@ -52,10 +52,21 @@ export interface DiscoveryClient {
   instances(service: string, filter?: InstanceFilter): readonly Instance[];
 }
 
-/** Owns the pools (one per service and filter), the keep-alive pools and the retry budget. */
+/**
+ * Owns the pools (one per service and filter), the keep-alive pools and the retry budget.
+ *
+ * Pools with a filter are bounded: filters are often built from request input (a version header,
+ * a tag from the query), so at most `maxFilteredPools` of them are kept, and creating one more
+ * first drops the least recently used idle one (no exchange in flight, nobody waiting for its
+ * first list). Unfiltered pools are kept for the client's lifetime.
+ */
 export class ClientCore implements DiscoveryClient {
   readonly #o: NormalizedOptions;
   readonly #pools = new Map<string, ServicePool>();
+  /** Pools in `#pools` that have a filter. */
+  #filtered = 0;
+  /** Hands out `lastUsed` stamps: a counter, so the hot path reads no clock. */
+  #uses = 0;
   /** One keep-alive pool per instance origin, shared by every service pool that has it. */
   readonly #dispatchers = new Map<string, Pool & InstanceDispatcher>();
   readonly #fetchDeps: FetchDeps;
@@ -94,8 +105,15 @@ export class ClientCore implements DiscoveryClient {
   pool(service: string, filter: InstanceFilter | undefined): ServicePool {
     const key = filterKey(service, filter);
     let pool = this.#pools.get(key);
-    if (pool) return pool;
+    if (pool) {
+      pool.lastUsed = ++this.#uses;
+      return pool;
+    }
     if (this.#stopped) throw new ServiceUnavailableError(service, 'discovery is stopped');
+    if (filter) {
+      if (this.#filtered >= this.#o.maxFilteredPools) this.#evict();
+      this.#filtered++;
+    }
     const created = new ServicePool({
       service,
       filter,
@@ -107,11 +125,36 @@ export class ClientCore implements DiscoveryClient {
       onRemoved: (ep) => this.#removed(ep),
     });
     pool = created;
+    created.lastUsed = ++this.#uses;
     this.#pools.set(key, created);
     created.watch = this.#o.registry.watch(service, filter?.dc, (list) => created.update(list));
     const current = created.watch.instances;
     if (current) created.update(current);
     return created;
+  }
+
+  /**
+   * Drops least recently used idle filtered pools until there is room for one more. Pools in use
+   * are never dropped, so the count may exceed the cap by the pools busy at once; the next
+   * creation trims it again. Their outlier-ejection state goes with them.
+   */
+  #evict(): void {
+    while (this.#filtered >= this.#o.maxFilteredPools) {
+      let oldestKey: string | undefined;
+      let oldest: ServicePool | undefined;
+      for (const [key, p] of this.#pools) {
+        if (p.filtered && p.idle && (oldest === undefined || p.lastUsed < oldest.lastUsed)) {
+          oldestKey = key;
+          oldest = p;
+        }
+      }
+      if (!oldest) return;
+      this.#pools.delete(oldestKey!);
+      this.#filtered--;
+      oldest.close();
+      // Instances no remaining pool has: their keep-alive pools close.
+      for (const ep of oldest.endpoints()) this.#removed(ep);
+    }
   }
 
   pick(service: string, options?: PickOptions): Instance | undefined {
@@ -150,7 +193,10 @@ export class ClientCore implements DiscoveryClient {
     return pool;
   }
 
-  /** An instance left a service pool: close its keep-alive pool once no service pool has it. */
+  /**
+   * An instance left a service pool (or its pool was dropped): close its keep-alive pool once no
+   * service pool has it.
+   */
   #removed(endpoint: Endpoint): void {
     const url = endpoint.instance.url;
     for (const p of this.#pools.values()) if (p.byUrl(url)) return;
@@ -176,8 +222,12 @@ export class ClientCore implements DiscoveryClient {
     const findPool = (): ServicePool | undefined => this.#pools.get(filterKey(service, poolFilter));
     const resolve = async function resolveInstance(ctx: Ctx): Promise<URL> {
       if (isStopped()) throw new ServiceUnavailableError(service, 'discovery is stopped');
-      const pool = getPool();
-      if (!pool.ready) await pool.whenReady(readyTimeoutMs);
+      let pool = getPool();
+      if (!pool.ready) {
+        await pool.whenReady(readyTimeoutMs);
+        // Dropped while we waited (our wait had ended, so it was idle): take the current one.
+        if (pool.closed) pool = getPool();
+      }
       let key: string | undefined;
       if (hashKey) {
         try {
@@ -217,8 +267,9 @@ export class ClientCore implements DiscoveryClient {
   async close(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    for (const pool of this.#pools.values()) pool.watch?.close();
+    for (const pool of this.#pools.values()) pool.close();
     this.#pools.clear();
+    this.#filtered = 0;
     // Graceful: calls in flight finish; a body nobody reads cannot hold stop() past the deadline.
     const dispatchers = [...this.#dispatchers.values()];
     this.#dispatchers.clear();

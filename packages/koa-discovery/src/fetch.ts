@@ -218,7 +218,7 @@ export async function discoveryFetch(
   const signal = init.signal;
   if (signal?.aborted) throw signal.reason;
 
-  const pool = deps.pool(service, init.filter);
+  let pool = deps.pool(service, init.filter);
   if (!pool.ready) {
     await pool.whenReady(Math.min(timeoutMs, options.readyTimeoutMs), signal);
     if (signal?.aborted) throw signal.reason;
@@ -229,6 +229,9 @@ export async function discoveryFetch(
     await loading;
     at = now();
   }
+  // A filtered pool idle across an await may have been dropped: take the current one. Nothing is
+  // in flight on it yet, and from the first acquire on it cannot be dropped.
+  if (pool.closed) pool = deps.pool(service, init.filter);
   const headers: Record<string, string | string[]> = {};
   const given = init.headers;
   if (given) {

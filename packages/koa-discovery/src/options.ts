@@ -67,6 +67,13 @@ export interface DiscoveryOptions {
   breaker?: (instanceId: string) => Breaker;
   /** How long `fetch`/resolvers wait for a first instance list of a service. @default 5000 */
   readyTimeoutMs?: number;
+  /**
+   * Most pools with a filter (`tags`, `meta`, `dc`) the client keeps. Filters built from request
+   * input would otherwise grow memory without bound: one more drops the least recently used idle
+   * one (never one with a call in flight), and its outlier-ejection state with it. Unfiltered
+   * pools are not counted. @default 100
+   */
+  maxFilteredPools?: number;
   /** Injectable randomness (balancers, jitter). @default Math.random */
   random?: RandomSource;
   /** Injectable clock (ejections, retry budget, staleness). @default Date.now */
@@ -92,6 +99,7 @@ export interface NormalizedOptions {
   };
   breaker: ((instanceId: string) => Breaker) | undefined;
   readyTimeoutMs: number;
+  maxFilteredPools: number;
   random: RandomSource;
   now: () => number;
 }
@@ -197,6 +205,7 @@ export function normalizeOptions(options: DiscoveryOptions = {}): NormalizedOpti
   const watch = stringArrayOption('watch', options.watch) ?? [];
   const breaker = functionOption<(id: string) => Breaker>('breaker', options.breaker);
   const readyTimeoutMs = intOption('readyTimeoutMs', options.readyTimeoutMs, 5000, 0);
+  const maxFilteredPools = intOption('maxFilteredPools', options.maxFilteredPools, 100, 1);
 
   let registry: Registry;
   let ownsRegistry = true;
@@ -243,6 +252,7 @@ export function normalizeOptions(options: DiscoveryOptions = {}): NormalizedOpti
     fetch,
     breaker,
     readyTimeoutMs,
+    maxFilteredPools,
     random,
     now,
   };

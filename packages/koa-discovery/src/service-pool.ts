@@ -62,7 +62,12 @@ export class ServicePool {
   #panic = false;
   #ready = false;
   #waiters: (() => void)[] = [];
+  /** Exchanges acquired on this pool and not yet settled (the sum of its endpoints' in flight). */
+  #inflight = 0;
+  #closed = false;
   watch: RegistryWatch | undefined;
+  /** When the client last handed this pool out (a counter of the client's, not a clock). */
+  lastUsed = 0;
 
   constructor(options: ServicePoolOptions) {
     this.#o = options;
@@ -79,6 +84,27 @@ export class ServicePool {
 
   get size(): number {
     return this.#endpoints.length;
+  }
+
+  get filtered(): boolean {
+    return this.#o.filter !== undefined;
+  }
+
+  /** Nothing uses the pool now: no exchange in flight and no caller waiting for a first list. */
+  get idle(): boolean {
+    return this.#inflight === 0 && this.#waiters.length === 0;
+  }
+
+  /** The client dropped this pool: it gets no more lists, and callers holding it must ask again. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Ends the watch subscription. The endpoints stay readable for the client's clean-up. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.watch?.close();
   }
 
   /** Resolves once a first list arrived, or after `ms` (whichever first). */
@@ -110,7 +136,9 @@ export class ServicePool {
       const endpoints: Endpoint[] = [];
       for (const instance of list) {
         let ep = this.#byId.get(instance.id);
-        if (ep) ep.instance = instance;
+        // Same id at another address (registered again elsewhere): a new endpoint, so the old
+        // origin's keep-alive pool is neither used nor kept.
+        if (ep && ep.instance.url === instance.url) ep.instance = instance;
         else ep = new Endpoint(instance);
         byId.set(instance.id, ep);
         byUrl.set(instance.url, ep);
@@ -123,7 +151,7 @@ export class ServicePool {
       this.#recountEjected(this.#o.now());
       this.#balancer.update(endpoints);
       if (this.#o.onRemoved) {
-        for (const [id, ep] of previous) if (!byId.has(id)) this.#o.onRemoved(ep);
+        for (const [id, ep] of previous) if (byId.get(id) !== ep) this.#o.onRemoved(ep);
       }
     }
     if (!this.#ready) {
@@ -181,6 +209,7 @@ export class ServicePool {
 
   acquire(ep: Endpoint): void {
     ep.inflight++;
+    this.#inflight++;
   }
 
   /** Ends one exchange: in-flight down, outcome into outlier detection. Call exactly once. */
@@ -193,7 +222,10 @@ export class ServicePool {
    * clock is read only when an ejection is at stake. Call exactly once per exchange.
    */
   settle(ep: Endpoint, ok: boolean, status: number | undefined, error: unknown): void {
-    if (ep.inflight > 0) ep.inflight--;
+    if (ep.inflight > 0) {
+      ep.inflight--;
+      this.#inflight--;
+    }
     const o = this.#o.outlier;
     if (!isFailure(ok, status, error)) {
       if (ok || status !== undefined) {
@@ -213,7 +245,7 @@ export class ServicePool {
     if (
       ep.ejectedUntil !== 0 ||
       ep.consecutiveFailures < o.consecutiveFailures ||
-      !this.#byId.has(ep.id)
+      this.#byId.get(ep.id) !== ep
     ) {
       return;
     }

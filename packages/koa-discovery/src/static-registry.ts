@@ -168,6 +168,8 @@ export class StaticRegistry extends EventEmitter implements Registry {
       info,
       close: () => {
         set.delete(onChange);
+        // Service names may come from request input: keep no empty sets behind.
+        if (set.size === 0 && this.#listeners.get(service) === set) this.#listeners.delete(service);
       },
     };
   }

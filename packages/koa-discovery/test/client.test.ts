@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { propagation, type TextMapPropagator } from '@opentelemetry/api';
 import { freePort, startApp, waitFor, type RunningServer } from '@koa-mesh/testkit';
 import Koa from 'koa';
@@ -116,6 +117,25 @@ describe('fetch through ctx.state.discovery', () => {
       expect(await res.body.json()).toEqual({ name: 'b' });
     }
     expect(b.hits).toBe(4);
+  });
+
+  it('never retries a stream body, not even when the first instance refused the connection', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const b = track(await upstream('b'));
+    const mw = discovery({
+      services: { orders: [dead, b.url] },
+      balancer: 'round-robin',
+      random: () => 0, // round robin starts at `dead`
+      env: false,
+    });
+    mids.push(mw);
+    await expect(
+      mw.client.fetch('orders', '/', { method: 'PUT', body: Readable.from(['x']) }),
+    ).rejects.toMatchObject({ code: 'ERR_KOA_MESH_SERVICE_UNAVAILABLE' });
+    expect(b.hits).toBe(0);
+    // The same request with a string body goes on to `b`.
+    const res = await mw.client.fetch('orders', '/', { method: 'PUT', body: 'x' });
+    expect(await res.body.json()).toEqual({ name: 'b' });
   });
 
   it('retries an idempotent request after a 503 but returns a POST 503 as is', async () => {

@@ -94,6 +94,16 @@ describe('discovery() option validation', () => {
       { readyTimeoutMs: -5 },
       `${P} \`readyTimeoutMs\` to be a non-negative integer, got -5`,
     ],
+    [
+      'maxFilteredPools',
+      { maxFilteredPools: 0 },
+      `${P} \`maxFilteredPools\` to be a positive integer, got 0`,
+    ],
+    [
+      'maxFilteredPools (not an integer)',
+      { maxFilteredPools: Infinity },
+      `${P} \`maxFilteredPools\` to be a positive integer, got Infinity`,
+    ],
     ['random', { random: 0.5 }, `${P} \`random\` to be a function, got 0.5`],
     ['now', { now: 'today' }, `${P} \`now\` to be a function, got "today"`],
     [

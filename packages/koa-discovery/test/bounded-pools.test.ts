@@ -1,0 +1,275 @@
+import type { Socket } from 'node:net';
+import {
+  describeWith,
+  startApp,
+  startConsul,
+  waitFor,
+  type ConsulServer,
+  type RunningServer,
+} from '@koa-mesh/testkit';
+import Koa from 'koa';
+import request from 'supertest';
+import {
+  ConsulRegistry,
+  discovery,
+  type DiscoveryMiddleware,
+  type DiscoveryOptions,
+  type Instance,
+  type Registry,
+  type RegistryWatch,
+} from '../src/index.js';
+
+const FAST_WATCH = { waitMs: 5000, minIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 500 };
+
+/** An upstream that answers its name, holds `/slow` until `open()`, and records client sockets. */
+interface Upstream extends RunningServer {
+  sockets: Set<Socket>;
+  /** Remote ports of the connections that carried each request, in order. */
+  ports: number[];
+  open(): void;
+}
+
+async function upstream(name: string): Promise<Upstream> {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const ports: number[] = [];
+  const app = new Koa();
+  app.use(async (ctx) => {
+    ports.push(ctx.req.socket.remotePort!);
+    if (ctx.path === '/slow') await gate;
+    ctx.body = { name };
+  });
+  const running = await startApp(app);
+  // Idle keep-alive sockets must not expire on the server side: only the client may close them.
+  running.server.keepAliveTimeout = 600_000;
+  const sockets = new Set<Socket>();
+  running.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  return Object.assign(running, { sockets, ports, open });
+}
+
+/** A registry that counts its live subscriptions (watch() minus close()). */
+function counting(inner: Registry): Registry & { live: () => number } {
+  let live = 0;
+  return {
+    kind: inner.kind,
+    live: () => live,
+    watch(service, dc, onChange): RegistryWatch {
+      const w = inner.watch(service, dc, onChange);
+      live++;
+      let open = true;
+      return {
+        get instances() {
+          return w.instances;
+        },
+        info: () => w.info(),
+        close() {
+          if (open) live--;
+          open = false;
+          w.close();
+        },
+      };
+    },
+    close: () => inner.close(),
+    on: (event, listener) => inner.on(event, listener),
+    off: (event, listener) => inner.off(event, listener),
+  };
+}
+
+describeWith(['consul'], 'bounded pools and keep-alive pools (real Consul agent)', () => {
+  let consul: ConsulServer;
+  const cleanup: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    consul = await startConsul();
+  });
+
+  afterAll(async () => {
+    if (!consul.external) await consul.stop();
+  });
+
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+
+  async function app(name: string): Promise<Upstream> {
+    const s = await upstream(name);
+    cleanup.push(async () => {
+      s.open();
+      await s.close();
+    });
+    return s;
+  }
+
+  /** Registers an instance through the agent API (no checks: passing at once). */
+  async function register(
+    name: string,
+    id: string,
+    port: number,
+    meta: Record<string, string> = {},
+  ): Promise<void> {
+    const res = await fetch(`${consul.url}/v1/agent/service/register`, {
+      method: 'PUT',
+      body: JSON.stringify({ ID: id, Name: name, Address: '127.0.0.1', Port: port, Meta: meta }),
+    });
+    if (!res.ok) throw new Error(`register ${id}: ${res.status} ${await res.text()}`);
+    if (!cleanup.some((fn) => (fn as { id?: string }).id === id)) {
+      const deregister = Object.assign(
+        async () => {
+          await fetch(`${consul.url}/v1/agent/service/deregister/${id}`, { method: 'PUT' });
+        },
+        { id },
+      );
+      cleanup.unshift(deregister);
+    }
+  }
+
+  function caller(
+    options: DiscoveryOptions = {},
+  ): DiscoveryMiddleware & { registry: ReturnType<typeof counting> } {
+    const registry = counting(new ConsulRegistry({ url: consul.url, watch: FAST_WATCH }));
+    const mw = discovery({ registry, ...options });
+    cleanup.push(async () => {
+      await mw.stop();
+      await registry.close();
+    });
+    return Object.assign(mw, { registry });
+  }
+
+  /** Filtered pools of `service` that the client holds now. */
+  function filteredPools(mw: DiscoveryMiddleware, service: string): number {
+    return mw.snapshot().services.filter((s) => s.service === service && s.filter).length;
+  }
+
+  it('keeps the number of pools and watch subscriptions bounded when filters come from request input', async () => {
+    const v1 = await app('v1');
+    await register('bp-input', 'bp-input-1', v1.port, { version: 'v1' });
+    const mw = caller({ maxFilteredPools: 8 });
+    const front = new Koa();
+    front.use(mw);
+    front.use(async (ctx) => {
+      // The pattern the audit found: a filter built from a request header.
+      const res = await ctx.state.discovery.fetch('bp-input', '/', {
+        filter: { meta: { version: ctx.get('x-version') } },
+      });
+      ctx.body = await res.body.json();
+    });
+    const server = await startApp(front);
+    cleanup.push(() => server.close());
+
+    const first = await request(server.url).get('/').set('x-version', 'v1').expect(200);
+    expect(first.body).toEqual({ name: 'v1' });
+    for (let i = 0; i < 100; i++) {
+      await request(server.url).get('/').set('x-version', `x${i}`).expect(503);
+    }
+    // And many more through the synchronous calls, which create pools just as well.
+    for (let i = 0; i < 5000; i++) {
+      mw.client.instances('bp-input', { tags: [`t${i}`] });
+      mw.client.pick('bp-input', { filter: { meta: { version: `p${i}` } } });
+    }
+    expect(filteredPools(mw, 'bp-input')).toBeLessThanOrEqual(8);
+    expect(mw.registry.live()).toBeLessThanOrEqual(8);
+
+    // An evicted filter comes back on its next use, with a fresh list.
+    const again = await request(server.url).get('/').set('x-version', 'v1').expect(200);
+    expect(again.body).toEqual({ name: 'v1' });
+    expect(filteredPools(mw, 'bp-input')).toBeLessThanOrEqual(8);
+  });
+
+  it('never evicts a filtered pool with a request in flight, and evicts it once the call ended', async () => {
+    const v1 = await app('held');
+    await register('bp-held', 'bp-held-1', v1.port, { version: 'v1' });
+    const mw = caller({ maxFilteredPools: 4 });
+    const held = { meta: { version: 'v1' } };
+    const call = mw.client.fetch('bp-held', '/slow', { filter: held });
+    call.catch(() => undefined); // awaited below; a failed assertion first must not leave it unhandled
+    await waitFor(() => v1.ports.length === 1, { message: 'the held call to reach the upstream' });
+
+    for (let i = 0; i < 50; i++) mw.client.instances('bp-held', { meta: { version: `n${i}` } });
+    const pool = (): ReturnType<DiscoveryMiddleware['snapshot']>['services'][number] | undefined =>
+      mw.snapshot().services.find((s) => s.filter?.meta?.version === 'v1');
+    expect(pool()?.instances.map((i) => i.inflight)).toEqual([1]);
+    expect(filteredPools(mw, 'bp-held')).toBeLessThanOrEqual(4);
+
+    v1.open();
+    const res = await call;
+    expect(await res.body.json()).toEqual({ name: 'held' });
+    // In flight goes back to zero (when the body closes) on the pool that was kept, not on a copy.
+    await waitFor(() => pool()?.instances[0]?.inflight === 0, {
+      message: 'the held call to be released',
+    });
+
+    for (let i = 0; i < 50; i++) mw.client.instances('bp-held', { meta: { version: `m${i}` } });
+    expect(pool()).toBeUndefined();
+    expect(filteredPools(mw, 'bp-held')).toBeLessThanOrEqual(4);
+  });
+
+  it('closes the keep-alive pool of an instance when the only pool that had it is evicted', async () => {
+    const only = await app('only-filtered');
+    const shared = await app('shared');
+    await register('bp-only', 'bp-only-1', only.port, { version: 'v1' });
+    await register('bp-shared', 'bp-shared-1', shared.port, { version: 'v1' });
+    const mw = caller({ maxFilteredPools: 2, fetch: { keepAliveTimeoutMs: 600_000 } });
+    const v1 = { meta: { version: 'v1' } };
+
+    await (await mw.client.fetch('bp-only', '/', { filter: v1 })).body.dump();
+    await (await mw.client.fetch('bp-shared', '/')).body.dump();
+    await (await mw.client.fetch('bp-shared', '/', { filter: v1 })).body.dump();
+    expect(only.sockets.size).toBe(1);
+    expect(shared.sockets.size).toBeGreaterThan(0);
+    const sharedPorts = new Set(shared.ports);
+
+    for (let i = 0; i < 20; i++) mw.client.instances('bp-other', { meta: { version: `o${i}` } });
+    expect(filteredPools(mw, 'bp-only')).toBe(0);
+    expect(filteredPools(mw, 'bp-shared')).toBe(0);
+
+    // No pool has `only` any more: its idle keep-alive socket is closed.
+    await waitFor(() => only.sockets.size === 0, { message: 'the keep-alive socket to close' });
+    // The unfiltered pool still has `shared`: a connection it had carries the next call.
+    await (await mw.client.fetch('bp-shared', '/')).body.dump();
+    expect(shared.ports).toHaveLength(3);
+    expect(sharedPorts).toContain(shared.ports[2]);
+  });
+
+  it('follows an instance registered again under the same id at a new port, and closes the old keep-alive pool', async () => {
+    const before = await app('before');
+    const after = await app('after');
+    await register('bp-moved', 'bp-moved-1', before.port);
+    const mw = caller({ fetch: { keepAliveTimeoutMs: 600_000 } });
+    const res = await mw.client.fetch('bp-moved', '/');
+    expect(await res.body.json()).toEqual({ name: 'before' });
+    expect(before.sockets.size).toBe(1);
+
+    await register('bp-moved', 'bp-moved-1', after.port);
+    await waitFor(
+      () => mw.client.instances('bp-moved').every((i: Instance) => i.port === after.port),
+      { message: 'the new port to reach the caller' },
+    );
+    const moved = await mw.client.fetch('bp-moved', '/');
+    expect(await moved.body.json()).toEqual({ name: 'after' });
+    expect(moved.instance.port).toBe(after.port);
+    await waitFor(() => before.sockets.size === 0, {
+      message: 'the keep-alive socket to the old port to close',
+    });
+  });
+
+  it('closes the keep-alive pool of an instance that left Consul', async () => {
+    const gone = await app('gone');
+    const stays = await app('stays');
+    await register('bp-left', 'bp-left-1', gone.port);
+    await register('bp-left', 'bp-left-2', stays.port);
+    const mw = caller({ balancer: 'round-robin', fetch: { keepAliveTimeoutMs: 600_000 } });
+    for (let i = 0; i < 2; i++) await (await mw.client.fetch('bp-left', '/')).body.dump();
+    expect(gone.sockets.size).toBe(1);
+    expect(stays.sockets.size).toBe(1);
+
+    await fetch(`${consul.url}/v1/agent/service/deregister/bp-left-1`, { method: 'PUT' });
+    await waitFor(() => mw.client.instances('bp-left').length === 1, {
+      message: 'the deregistration to reach the caller',
+    });
+    await waitFor(() => gone.sockets.size === 0, { message: 'the keep-alive socket to close' });
+    expect(stays.sockets.size).toBe(1);
+  });
+});
