@@ -1,4 +1,3 @@
-import { bodyParser } from '@koa/bodyparser';
 import type { CircuitBreaker } from '@koa-mesh/breaker';
 import { canaryRouter, type CanaryRouter } from '@koa-mesh/canary-router';
 import type { DiscoveryMiddleware } from '@koa-mesh/discovery';
@@ -19,6 +18,7 @@ import { authenticate } from './auth/middleware.js';
 import { createTokenService } from './auth/jwt.js';
 import { hashPassword } from './auth/password.js';
 import type { UsersConfig } from './config.js';
+import { jsonBody } from './http/body.js';
 import { problemHandler } from './http/problem.js';
 import type { Logger } from './logger.js';
 import { createDiscovery } from './mesh/discovery.js';
@@ -233,7 +233,7 @@ export async function createUsersService(
   app.use(discoveryMw);
   app.use(authenticate(tokens));
   app.use(limiter.middleware);
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' }));
+  app.use(jsonBody());
   const router = apiRouter({ users, tokens, orders: canary });
   app.use(router.routes());
   app.use(router.allowedMethods());

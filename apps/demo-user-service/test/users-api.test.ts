@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { ADA, ALICE, login, makeService, stopServices, type Session } from './helpers.js';
 
@@ -193,6 +194,42 @@ describe('users API', () => {
       .set('Content-Type', 'application/json')
       .send(JSON.stringify({ name: 'x'.repeat(20_000) }));
     expect(big.body).toMatchObject({ status: 413, code: 'ERR_DEMO_BODY_TOO_LARGE' });
+  });
+
+  it('answers a body that does not decode with its Content-Encoding with a 400, not a 500', async () => {
+    const login = JSON.stringify(ALICE);
+    // Raw bytes, as sent: superagent would serialise a Buffer to JSON under a JSON content type
+    // (its types say a serializer returns a string; Node's request takes a Buffer as well).
+    const raw = ((b: Buffer) => b) as unknown as (obj: unknown) => string;
+    const post = (encoding: string, body: Buffer) =>
+      request(callback)
+        .post('/auth/login')
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', encoding)
+        .serialize(raw)
+        .send(body);
+    const cases: Array<[string, Buffer]> = [
+      ['gzip', Buffer.from(login)], // not gzip at all
+      ['gzip', gzipSync(login).subarray(0, 20)], // cut short
+      ['deflate', Buffer.from('xx')],
+      ['br', Buffer.from(login)],
+    ];
+    for (const [encoding, body] of cases) {
+      const res = await post(encoding, body);
+      expect({ encoding, status: res.status, body: res.body }).toMatchObject({
+        encoding,
+        status: 400,
+        body: {
+          code: 'ERR_DEMO_MALFORMED_BODY',
+          errors: [{ field: 'body' }],
+          requestId: expect.any(String),
+        },
+      });
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+    // A body that decodes still works.
+    const ok = await post('gzip', gzipSync(login));
+    expect({ status: ok.status, id: ok.body.user?.id }).toEqual({ status: 200, id: alice.id });
   });
 
   it('renders unknown routes and methods as problem+json', async () => {
