@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 
 /** What both services read the same way. */
 export interface CommonConfig {
@@ -284,6 +284,37 @@ function common(r: Reader, defaultName: string, defaultPort: number): CommonConf
   };
 }
 
+/**
+ * Why an RS256 key pair cannot be used, checked at load so that the process stops with one line
+ * rather than a stack (or, for a short key, starts and answers every login with a 500: jsonwebtoken
+ * refuses to sign RS256 with fewer than 2048 bits). Messages never quote the keys.
+ */
+function rs256PairProblem(privatePem: string, publicPem: string): string | undefined {
+  const read = (name: string, kind: string, make: () => KeyObject): KeyObject | string => {
+    try {
+      return make();
+    } catch (err) {
+      return `${name}: cannot read the PEM ${kind} (${(err as Error).message})`;
+    }
+  };
+  const priv = read('JWT_PRIVATE_KEY', 'private key', () => createPrivateKey(privatePem));
+  if (typeof priv === 'string') return priv;
+  const pub = read('JWT_PUBLIC_KEY', 'public key', () => createPublicKey(publicPem));
+  if (typeof pub === 'string') return pub;
+  const bits = priv.asymmetricKeyDetails?.modulusLength;
+  if (priv.asymmetricKeyType !== 'rsa' || bits === undefined || bits < 2048) {
+    const got =
+      priv.asymmetricKeyType === 'rsa'
+        ? `a ${bits ?? '?'}-bit RSA key`
+        : `a key of type ${priv.asymmetricKeyType ?? 'unknown'}`;
+    return `JWT_PRIVATE_KEY: expected an RSA key of at least 2048 bits for RS256, got ${got}`;
+  }
+  const derived = createPublicKey(priv).export({ type: 'spki', format: 'pem' });
+  if (pub.asymmetricKeyType !== 'rsa' || derived !== pub.export({ type: 'spki', format: 'pem' }))
+    return 'JWT_PUBLIC_KEY: is not the public half of JWT_PRIVATE_KEY';
+  return undefined;
+}
+
 function jwtConfig(r: Reader, env: UsersConfig['env']): JwtConfig {
   const algorithm = r.oneOf('JWT_ALGORITHM', ['HS256', 'RS256'] as const, 'HS256');
   const issuer = r.string('JWT_ISSUER', 'koa-mesh-demo', /^\S{1,200}$/, 'a non-empty string');
@@ -320,6 +351,10 @@ function jwtConfig(r: Reader, env: UsersConfig['env']): JwtConfig {
       );
     if (publicKey === undefined && !r.problems.some((p) => p.startsWith('JWT_PUBLIC_KEY')))
       r.problems.push('JWT_PUBLIC_KEY: required when JWT_ALGORITHM=RS256 (or JWT_PUBLIC_KEY_FILE)');
+    if (privateKey !== undefined && publicKey !== undefined) {
+      const problem = rs256PairProblem(privateKey, publicKey);
+      if (problem !== undefined) r.problems.push(problem);
+    }
   }
   return {
     algorithm,

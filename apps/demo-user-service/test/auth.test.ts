@@ -191,6 +191,6 @@ describe('JWT auth, RS256 with a key pair', () => {
         JWT_PRIVATE_KEY: privateKey,
         JWT_PUBLIC_KEY: pair().publicKey,
       }),
-    ).rejects.toThrow('JWT_PUBLIC_KEY is not the public half of JWT_PRIVATE_KEY');
+    ).rejects.toThrow('JWT_PUBLIC_KEY: is not the public half of JWT_PRIVATE_KEY');
   });
 });

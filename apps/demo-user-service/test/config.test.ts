@@ -111,6 +111,52 @@ describe('users service configuration', () => {
   });
 });
 
+describe('RS256 key pair checks at load', () => {
+  const rsa = (bits: number) =>
+    generateKeyPairSync('rsa', {
+      modulusLength: bits,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
+  const rs256 = (keys: { privateKey: string; publicKey: string }) => ({
+    JWT_ALGORITHM: 'RS256',
+    JWT_PRIVATE_KEY: keys.privateKey,
+    JWT_PUBLIC_KEY: keys.publicKey,
+  });
+  const good = rsa(2048);
+
+  it('names a pair whose halves do not match', () => {
+    expect(problems(rs256({ ...good, publicKey: rsa(2048).publicKey }))).toEqual([
+      'JWT_PUBLIC_KEY: is not the public half of JWT_PRIVATE_KEY',
+    ]);
+  });
+
+  it('names an RSA key shorter than 2048 bits (jsonwebtoken refuses to sign with it: every login was a 500)', () => {
+    expect(problems(rs256(rsa(1024)))).toEqual([
+      'JWT_PRIVATE_KEY: expected an RSA key of at least 2048 bits for RS256, got a 1024-bit RSA key',
+    ]);
+  });
+
+  it('names a key that is not RSA, and a PEM that does not parse', () => {
+    const ec = generateKeyPairSync('ec', {
+      namedCurve: 'P-256',
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
+    expect(problems(rs256(ec))).toEqual([
+      'JWT_PRIVATE_KEY: expected an RSA key of at least 2048 bits for RS256, got a key of type ec',
+    ]);
+    const garbled = good.privateKey.replace(/\n[A-Za-z0-9+/]{20}/, '\nAAAAAAAAAAAAAAAAAAAA');
+    const list = problems(rs256({ ...good, privateKey: garbled }));
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatch(/^JWT_PRIVATE_KEY: cannot read the PEM private key \(.+\)$/);
+  });
+
+  it('accepts a matching 2048-bit pair', () => {
+    expect(loadUsersConfig(rs256(good)).jwt.algorithm).toBe('RS256');
+  });
+});
+
 describe('orders service configuration', () => {
   it('has defaults for v1 and validates the failure injection', () => {
     expect(loadOrdersConfig({})).toMatchObject({

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import {
   call,
   itWith,
@@ -119,6 +120,29 @@ describe('start-up configuration', () => {
       ].join('\n'),
     );
     expect(proc.output()).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('exits 1 with one clear line, not a stack, when the RS256 keys are not one pair', async () => {
+    const pair = () =>
+      generateKeyPairSync('rsa', {
+        modulusLength: 2048,
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+      });
+    const proc = await runUsers({
+      PORT: '0',
+      JWT_ALGORITHM: 'RS256',
+      JWT_PRIVATE_KEY: pair().privateKey,
+      JWT_PUBLIC_KEY: pair().publicKey,
+    });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toContain(
+      [
+        'users service: invalid configuration:',
+        '  - JWT_PUBLIC_KEY: is not the public half of JWT_PRIVATE_KEY',
+      ].join('\n'),
+    );
+    expect(proc.output()).not.toMatch(/\n\s+at /);
   });
 
   it('exits 1 saying why when it cannot register in the configured Consul', async () => {
