@@ -142,6 +142,44 @@ describe('deployment files', () => {
     },
   );
 
+  it('copies into the image every repository file the workspace build reads', () => {
+    // The image builds the packages and the app from the repository root (the compose build
+    // context); a file their tsup or TypeScript configs import that is not COPY'd fails the build.
+    const root = resolve(appDir, '../..');
+    const dockerfile = readFileSync(join(appDir, 'Dockerfile'), 'utf8');
+    const copied = [...dockerfile.matchAll(/^COPY\s+(?!--from)(.+)$/gm)].flatMap((m) => {
+      const words = m[1]!.trim().split(/\s+/);
+      return words.slice(0, -1).filter((w) => !w.startsWith('--'));
+    });
+    for (const source of copied)
+      expect({ source, exists: existsSync(join(root, source)) }).toEqual({ source, exists: true });
+    const isCopied = (path: string): boolean =>
+      copied.some((c) => path === c || path.startsWith(`${c.replace(/\/+$/, '')}/`));
+
+    const configDirs = [
+      ...readdirSync(join(root, 'packages')).map((p) => join(root, 'packages', p)),
+      appDir,
+    ].filter((dir) => existsSync(join(dir, 'tsconfig.json')));
+    const needed = new Set<string>();
+    for (const dir of configDirs) {
+      const tsup = join(dir, 'tsup.config.ts');
+      if (existsSync(tsup)) {
+        for (const [, spec] of readFileSync(tsup, 'utf8').matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
+          const target = resolve(dir, spec!);
+          needed.add(existsSync(target) ? target : target.replace(/\.js$/, '.ts'));
+        }
+      }
+      let tsconfig: string | undefined = join(dir, 'tsconfig.json');
+      while (tsconfig !== undefined) {
+        needed.add(tsconfig);
+        const base = /"extends":\s*"(\.{1,2}\/[^"]+)"/.exec(readFileSync(tsconfig, 'utf8'))?.[1];
+        tsconfig = base === undefined ? undefined : resolve(dirname(tsconfig), base);
+      }
+    }
+    const missing = [...needed].map((f) => relative(root, f)).filter((f) => !isCopied(f));
+    expect(missing).toEqual([]);
+  });
+
   it('gives every Kubernetes container the three probes on the health paths, limits, and no preStop hook', () => {
     const docs = ['k8s/users.yaml', 'k8s/orders.yaml'].flatMap((f) => load(join(appDir, f)));
     const deployments = docs.filter((d) => d.kind === 'Deployment');
