@@ -172,7 +172,9 @@ describe('deployment files', () => {
       let tsconfig: string | undefined = join(dir, 'tsconfig.json');
       while (tsconfig !== undefined) {
         needed.add(tsconfig);
-        const base = /"extends":\s*"(\.{1,2}\/[^"]+)"/.exec(readFileSync(tsconfig, 'utf8'))?.[1];
+        const base: string | undefined = /"extends":\s*"(\.{1,2}\/[^"]+)"/.exec(
+          readFileSync(tsconfig, 'utf8'),
+        )?.[1];
         tsconfig = base === undefined ? undefined : resolve(dirname(tsconfig), base);
       }
     }
