@@ -142,6 +142,43 @@ describe('deployment files', () => {
     },
   );
 
+  it('gives every address in the Kubernetes ConfigMap a Service of the kustomization (Redis included)', () => {
+    const kustomization = load(join(appDir, 'k8s/kustomization.yaml'))[0];
+    const docs = (kustomization.resources as string[]).flatMap((r) => load(join(appDir, 'k8s', r)));
+    const ports = new Map<string, number[]>(
+      docs
+        .filter((d) => d.kind === 'Service')
+        .map((d) => [d.metadata.name, d.spec.ports.map((p: { port: number }) => p.port)]),
+    );
+    const config = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'koa-mesh-demo');
+    const urls = Object.entries<string>(config.data)
+      .filter(([name]) => /_URLS?$|_ADDR$/.test(name))
+      .flatMap(([name, value]) => value.split(',').map((url) => ({ name, url: new URL(url) })));
+    expect(urls.map((u) => u.name)).toEqual(
+      expect.arrayContaining(['REDIS_URL', 'ORDERS_V1_URLS', 'ORDERS_V2_URLS']),
+    );
+    for (const { name, url } of urls) {
+      expect({ name, host: url.hostname, ports: ports.get(url.hostname) }).toEqual({
+        name,
+        host: url.hostname,
+        ports: expect.arrayContaining([Number(url.port)]),
+      });
+    }
+    // A Service that selects nothing is no better than none: each one selects a Deployment's pods.
+    const deployments = docs.filter((d) => d.kind === 'Deployment');
+    for (const svc of docs.filter((d) => d.kind === 'Service')) {
+      const selected = deployments.filter((d) =>
+        Object.entries<string>(svc.spec.selector).every(
+          ([k, v]) => d.spec.template.metadata.labels[k] === v,
+        ),
+      );
+      expect({ service: svc.metadata.name, selects: selected.length }).toEqual({
+        service: svc.metadata.name,
+        selects: 1,
+      });
+    }
+  });
+
   it('copies into the image every repository file the workspace build reads', () => {
     // The image builds the packages and the app from the repository root (the compose build
     // context); a file their tsup or TypeScript configs import that is not COPY'd fails the build.
