@@ -100,6 +100,11 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** A URL's password (`scheme://user:password@host`) masked, for messages that reach the logs. */
+function redactUrls(value: string): string {
+  return value.replace(/(:\/\/[^/@\s:]*:)[^/@\s]*@/g, '$1***@');
+}
+
 /** Collects one message per bad variable instead of stopping at the first. */
 class Reader {
   readonly problems: string[] = [];
@@ -180,7 +185,7 @@ class Reader {
       return candidate;
     } catch {
       this.problems.push(
-        `${name}: expected a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL, got ${JSON.stringify(value)}`,
+        `${name}: expected a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL, got ${JSON.stringify(redactUrls(value))}`,
       );
       return undefined;
     }
@@ -203,7 +208,7 @@ class Reader {
     });
     if (urls.length === 0 || bad.length > 0) {
       this.problems.push(
-        `${name}: expected comma-separated http(s) URLs, got ${JSON.stringify(value)}`,
+        `${name}: expected comma-separated http(s) URLs, got ${JSON.stringify(redactUrls(value))}`,
       );
       return fallback;
     }

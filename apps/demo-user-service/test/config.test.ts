@@ -76,6 +76,17 @@ describe('users service configuration', () => {
     ]);
   });
 
+  it('never echoes a password from a URL it refuses (the message goes to the logs)', () => {
+    const list = problems({
+      REDIS_URL: 'http://default:s3cret-pass@redis:6379',
+      ORDERS_V1_URLS: 'http://orders:4001,ftp://svc:s3cret-pass@orders:21',
+    });
+    expect(list).toEqual([
+      'REDIS_URL: expected a redis or rediss URL, got "http://default:***@redis:6379"',
+      'ORDERS_V1_URLS: expected comma-separated http(s) URLs, got "http://orders:4001,ftp://svc:***@orders:21"',
+    ]);
+  });
+
   it('accepts a bare host:port in CONSUL_HTTP_ADDR, as the consul CLI does', () => {
     expect(loadUsersConfig({ CONSUL_HTTP_ADDR: '127.0.0.1:8500' }).consulAddr).toBe(
       'http://127.0.0.1:8500',
