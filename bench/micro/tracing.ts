@@ -141,6 +141,23 @@ export default defineMicro([
     iterations: 20_000,
   },
   {
+    name: 'tracing: whole request, + sync middleware reading one request header and echoing it (the no-SDK floor)',
+    // The least the no-SDK goal asks for before any tracing: look at a request header (which makes
+    // Node build req.headers) and echo a request id; no async wrapper, no parsing, no ids.
+    setup: () =>
+      wholeRequest([
+        (ctx, next) => {
+          const id = ctx.req.headers['x-request-id'];
+          ctx.res.setHeader(
+            'x-request-id',
+            typeof id === 'string' ? id : '0d8f3c3e-4a7b-4c1e-9a59-6d2f7b8e1c44',
+          );
+          return next();
+        },
+      ]),
+    iterations: 20_000,
+  },
+  {
     name: 'tracing: whole request, + tracing(), no SDK',
     setup: () => wholeRequest([tracing()]),
     iterations: 20_000,
