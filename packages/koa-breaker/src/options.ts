@@ -253,6 +253,13 @@ export function normalizePolicy(input: unknown): NormalizedPolicy {
   if (maxQueue > 0 && maxConcurrent === Infinity)
     invalid('maxQueue', '0 when `maxConcurrent` is not set', maxQueue);
   const queueTimeoutMs = msOrFalse('queueTimeoutMs', o.queueTimeoutMs);
+  // Like maxQueue without maxConcurrent: a setting that could never take effect is a mistake.
+  if (queueTimeoutMs !== Infinity && maxQueue === 0)
+    invalid(
+      'queueTimeoutMs',
+      'false when `maxQueue` is 0 (no request ever waits)',
+      o.queueTimeoutMs,
+    );
 
   const respectRetryAfter = o.respectRetryAfter ?? DEFAULTS.respectRetryAfter;
   if (typeof respectRetryAfter !== 'boolean')

@@ -100,6 +100,11 @@ const cases: Array<[string, Record<string, unknown>, string]> = [
     `${P} \`maxQueue\` to be 0 when \`maxConcurrent\` is not set, got 5`,
   ],
   [
+    'queueTimeoutMs without a queue',
+    { maxConcurrent: 4, queueTimeoutMs: 500 },
+    `${P} \`queueTimeoutMs\` to be false when \`maxQueue\` is 0 (no request ever waits), got 500`,
+  ],
+  [
     'queueTimeoutMs',
     { queueTimeoutMs: -1 },
     `${P} \`queueTimeoutMs\` to be a positive finite number of milliseconds, got -1`,
