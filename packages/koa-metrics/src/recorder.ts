@@ -151,7 +151,8 @@ export function createRecorder(
       table.observeSizes(
         s,
         contentLength(ctx.request?.length),
-        contentLength(res.getHeader('content-length')),
+        // A HEAD response carries the GET body's Content-Length but sends no body.
+        ctx.method === 'HEAD' ? 0 : contentLength(res.getHeader('content-length')),
       );
   };
 }

@@ -247,6 +247,19 @@ describe('recording through a real Koa app with @koa/router', () => {
     );
   });
 
+  it('records a HEAD response as 0 bytes, although it carries the GET body Content-Length', async () => {
+    const { app } = buildApp({ sizes: true, sizeBuckets: [10, 1000] });
+    const head = await request(app.callback()).head('/users/12345').expect(200);
+    expect(Number(head.headers['content-length'])).toBeGreaterThan(0);
+    const p = await scrapeText(app);
+    expect(value(p, 'http_response_size_bytes_sum', { route: '/users/:id', method: 'HEAD' })).toBe(
+      0,
+    );
+    expect(
+      value(p, 'http_response_size_bytes_count', { route: '/users/:id', method: 'HEAD' }),
+    ).toBe(1);
+  });
+
   it('records a request once when the same middleware runs twice on it', async () => {
     const { app, m } = buildApp();
     app.middleware.splice(1, 0, m as never);
