@@ -140,6 +140,24 @@ export function tracing(options?: TracingOptions): Middleware {
     ctx.app.emit('error', err, ctx);
   };
 
+  /**
+   * {@link readBaggage} with the user's allowlist predicate, which may throw: the error is
+   * reported and the request goes on with none of the caller's baggage (a broken allowlist fails
+   * closed rather than letting untrusted members through, or failing the request).
+   */
+  const readBaggageSafely = (
+    ctx: KoaContext,
+    headers: IncomingHttpHeaders,
+    parent: OtelContext,
+  ): OtelContext => {
+    try {
+      return readBaggage(headers, parent);
+    } catch (err) {
+      report(err, ctx);
+      return parent;
+    }
+  };
+
   function finish(rs: RequestSpan): void {
     const { span, ctx, error } = rs;
     const res = ctx.res;
@@ -293,7 +311,7 @@ export function tracing(options?: TracingOptions): Middleware {
           parent = setSpan(parent, trace.wrapSpanContext(remote));
         }
       }
-      if (o.baggage !== false) parent = readBaggage(headers, parent);
+      if (o.baggage !== false) parent = readBaggageSafely(ctx, headers, parent);
       span = tracer.startSpan(spanName(method, undefined), spanOptions, parent);
       const got = span.spanContext();
       // A tracer that records nothing may hand back the parent's ids (or none): not this hop's.
@@ -304,7 +322,7 @@ export function tracing(options?: TracingOptions): Middleware {
         span = undefined;
       }
     } else if (o.baggage !== false) {
-      parent = readBaggage(headers, parent);
+      parent = readBaggageSafely(ctx, headers, parent);
     }
     let active: OtelContext;
     if (span === undefined) {

@@ -394,6 +394,28 @@ describe('trust and ignore options', () => {
     expect((await seen(a)).state.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(errors.map((e) => e.message)).toEqual(['predicate broke']);
   });
+
+  it('a throwing baggage predicate is reported and the request goes on without baggage', async () => {
+    const allow = (key: string): boolean => {
+      if (key === 'tenant') return true;
+      throw new Error('allowlist broke');
+    };
+    for (const propagators of [['tracecontext'], ['jaeger']] as PropagationFormat[][]) {
+      const a = app({ baggage: allow, propagators });
+      const errors: Error[] = [];
+      a.on('error', (err: Error) => errors.push(err));
+      const { state, baggage, outbound } = await seen(a, {
+        'uber-trace-id': `${TRACE}:${PARENT}:0:1`,
+        'uberctx-user': 'u2',
+        baggage: 'tenant=t1,user=u1',
+      });
+      expect(state.traceId).toMatch(/^[0-9a-f]{32}$/);
+      // Fails closed: a broken allowlist lets nothing of the caller's baggage through.
+      expect(baggage).toEqual({});
+      expect(outbound.baggage).toBeUndefined();
+      expect(errors.map((e) => e.message)).toEqual(['allowlist broke']);
+    }
+  });
 });
 
 describe('bad input', () => {
