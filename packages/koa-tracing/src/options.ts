@@ -108,7 +108,7 @@ export function defaultRoute(ctx: KoaContext): string | undefined {
   };
   const route = state._matchedRoute ?? state.routerPath;
   if (route === undefined || route === null || route === '') return undefined;
-  return routeLayerPath(state.matched, String(route));
+  return routeLayerPath(state.matched, String(route), ctx.method);
 }
 
 interface LayerLike {
@@ -120,10 +120,12 @@ interface LayerLike {
  * @koa/router writes each layer's path on the context as it enters it, `router.use()` layers
  * included, whose path is a pattern such as `/api(?:\/|$)`: when such a middleware answers
  * without calling `next()` (an auth check returning 401), that pattern is left behind. In that
- * case this returns what the router itself picked, the last matched route layer's template
- * (or `undefined` when no route matched); otherwise `route` unchanged.
+ * case this returns what the router itself picked, the template of the last matched route layer
+ * that serves the request's method (or `undefined` when no route matched); otherwise `route`
+ * unchanged. `matched` also holds route layers that matched the path only (a GET route on the
+ * path of a POST), which the router did not pick.
  */
-function routeLayerPath(matched: unknown, route: string): string | undefined {
+function routeLayerPath(matched: unknown, route: string, method: string): string | undefined {
   if (!Array.isArray(matched)) return route;
   const layers = matched as LayerLike[];
   const writer = layers.find((layer) => layer?.path === route);
@@ -134,7 +136,7 @@ function routeLayerPath(matched: unknown, route: string): string | undefined {
     const layer = layers[i];
     if (
       Array.isArray(layer?.methods) &&
-      layer.methods.length > 0 &&
+      layer.methods.includes(method) &&
       typeof layer.path === 'string'
     ) {
       return layer.path;

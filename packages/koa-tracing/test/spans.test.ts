@@ -130,6 +130,28 @@ describe('span naming', () => {
     ]);
   });
 
+  it('names a request a router.use() middleware answered by a route of its method, not a route of another method on the same path', async () => {
+    const app = traced();
+    const router = new Router({ prefix: '/api' });
+    router.use(async (ctx, next) => {
+      if (ctx.get('x-key') !== 'k') return void (ctx.status = 401);
+      await next();
+    });
+    router.post('/items/:id', (ctx) => void (ctx.body = 'p'));
+    // Registered later, matches the path of POST /api/items/special too, but only for GET.
+    router.get('/items/special', (ctx) => void (ctx.body = 'g'));
+    app.use(router.routes());
+    await request(app.callback()).post('/api/items/special').expect(401);
+    await request(app.callback()).post('/api/items/special').set('x-key', 'k').expect(200);
+    await request(app.callback()).head('/api/items/special').expect(401);
+    const spans = await serverSpans(3);
+    expect(spans.map((span) => [span.name, span.attributes['http.route']])).toEqual([
+      ['POST /api/items/:id', '/api/items/:id'],
+      ['POST /api/items/:id', '/api/items/:id'],
+      ['HEAD /api/items/special', '/api/items/special'],
+    ]);
+  });
+
   it('gives unmatched requests a fixed name, never the raw path', async () => {
     const app = traced();
     app.use(new Router().get('/known', (ctx) => void (ctx.body = 1)).routes());
