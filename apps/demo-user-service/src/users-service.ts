@@ -19,6 +19,7 @@ import { createTokenService } from './auth/jwt.js';
 import { hashPassword } from './auth/password.js';
 import type { UsersConfig } from './config.js';
 import { jsonBody } from './http/body.js';
+import { clientKey } from './rate-limit/client-key.js';
 import { problemHandler } from './http/problem.js';
 import type { Logger } from './logger.js';
 import { createDiscovery } from './mesh/discovery.js';
@@ -141,7 +142,7 @@ export async function createUsersService(
     windowMs: config.rateLimit.windowMs,
     failPolicy: config.rateLimit.failPolicy,
     ...(redis ? { redis } : {}),
-    id: (ctx) => (ctx.state.user ? `user:${ctx.state.user.id}` : `ip:${ctx.ip}`),
+    id: (ctx) => (ctx.state.user ? `user:${ctx.state.user.id}` : clientKey(ctx.ip)),
     logger,
     onStoreError: () => storeErrors.inc({ policy: config.rateLimit.failPolicy }),
     onLimited: () => limitedTotal.inc(),

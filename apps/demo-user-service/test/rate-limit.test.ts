@@ -2,6 +2,7 @@ import { describeWith, startRedis, waitFor, type RedisServer } from '@koa-mesh/t
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { BoundedExpiringMap } from '../src/rate-limit/bounded-map.js';
+import { clientKey } from '../src/rate-limit/client-key.js';
 import { ALICE, TESS, login, makeService, stopServices } from './helpers.js';
 
 afterAll(stopServices);
@@ -63,6 +64,32 @@ describe('rate limiting with the memory driver', () => {
       statuses.push(res.status);
     }
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
+  });
+
+  it('limits an anonymous IPv6 caller by its /64, which a single host can pick addresses from', async () => {
+    const service = await makeService({ ...SECRET, RATE_LIMIT_MAX: '3', TRUST_PROXY_HOPS: '1' });
+    const cb = service.app.callback();
+    const statuses: number[] = [];
+    for (let i = 1; i <= 5; i += 1) {
+      const res = await request(cb).get('/api/users').set('X-Forwarded-For', `2001:db8:7:1::${i}`);
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    // Another /64 has a budget of its own.
+    await request(cb).get('/api/users').set('X-Forwarded-For', '2001:db8:7:2::1').expect(401);
+  });
+
+  it.each([
+    ['192.0.2.1', 'ip:192.0.2.1'],
+    ['::ffff:192.0.2.1', 'ip:192.0.2.1'],
+    ['2001:db8:7:1::5', 'ip6:2001:db8:7:1::/64'],
+    ['2001:0db8:0007:0001:aaaa:bbbb:cccc:dddd', 'ip6:2001:db8:7:1::/64'],
+    ['2001:db8::1', 'ip6:2001:db8:0:0::/64'],
+    ['::1', 'ip6:0:0:0:0::/64'],
+    ['fe80::1%eth0', 'ip6:fe80:0:0:0::/64'],
+    ['2001:DB8:7:1::1', 'ip6:2001:db8:7:1::/64'],
+  ])('keys the address %s as %s', (ip, key) => {
+    expect(clientKey(ip)).toBe(key);
   });
 
   it('keeps the memory store bounded and forgets ended windows', () => {
