@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { loadOrdersConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
@@ -53,6 +55,39 @@ describe('the orders call from the users service', () => {
       expect(slow.body.reason).toMatch(/^ERR_/);
     } finally {
       await Promise.all([v1.service.stop(), v2.service.stop()]);
+    }
+  });
+
+  it('answers an upstream that sends HTML with a degraded fallback whose reason is a code, never its bytes', async () => {
+    const v1 = await orders({ ORDERS_VERSION: 'v1' });
+    const html = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html><body>proxy secret-upstream-7 says no</body></html>');
+    });
+    await new Promise<void>((resolve) => html.listen(0, '127.0.0.1', resolve));
+    const { port } = html.address() as AddressInfo;
+    try {
+      const users = await makeService({
+        JWT_SECRET: 'x'.repeat(40),
+        ORDERS_V1_URLS: v1.url,
+        ORDERS_V2_URLS: `http://127.0.0.1:${port}`,
+      });
+      const cb = users.app.callback();
+      const tess = await login(cb, TESS);
+      const res = await request(cb)
+        .get(`/api/users/${tess.id}/orders`)
+        .set(tess.auth)
+        .set('x-canary', 'canary')
+        .expect(200);
+      expect(res.body).toMatchObject({
+        degraded: true,
+        version: 'v2',
+        reason: 'ERR_DEMO_ORDERS_UPSTREAM',
+      });
+      expect(JSON.stringify(res.body)).not.toMatch(/html|secret-upstream|JSON/);
+    } finally {
+      await v1.service.stop();
+      await new Promise((resolve) => html.close(resolve));
     }
   });
 

@@ -43,6 +43,21 @@ describe('problem handler', () => {
     });
   });
 
+  it('logs a 5xx the code exposes on purpose (a full store) as a warning, with its code', async () => {
+    const lines: string[] = [];
+    const full = new HttpError('ERR_DEMO_STORAGE_FULL', 507, 'Insufficient storage', 'full', {
+      expose: true,
+    });
+    const app = new Koa();
+    app.use(problemHandler(createLogger('warn', {}, (line) => lines.push(line))));
+    app.use(() => {
+      throw full;
+    });
+    const res = await request(app.callback()).post('/api/users').expect(507);
+    expect(res.body).toMatchObject({ code: 'ERR_DEMO_STORAGE_FULL', detail: 'full' });
+    expect(lines.map((l) => (JSON.parse(l) as { level: string }).level)).toEqual(['warn']);
+  });
+
   it('honours status, expose, headers and code of Koa-style errors', async () => {
     const err = Object.assign(new Error('slow down'), {
       status: 503,

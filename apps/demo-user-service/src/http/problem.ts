@@ -136,13 +136,17 @@ export function problemHandler(logger: Logger): Middleware {
       }
       const problem = toProblem(err, requestId);
       if (problem.status >= 500) {
-        logger.error('request failed', {
+        // A 5xx the code raised on purpose and exposes (a full store, a breaker's 503) is a
+        // condition to watch, not a failure: a warning. Anything else is an error.
+        const fields = {
           err,
           requestId,
           method: ctx.method,
           path: ctx.path,
           status: problem.status,
-        });
+        };
+        if (problem.code !== 'ERR_DEMO_INTERNAL') logger.warn('request refused', fields);
+        else logger.error('request failed', fields);
       }
       renderProblem(ctx, problem, (err as ErrorLike | null)?.headers);
     }

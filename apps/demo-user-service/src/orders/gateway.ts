@@ -69,7 +69,11 @@ export function ordersArm({
       };
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      const reason = typeof code === 'string' ? code : (err as Error).message;
+      // Only an error code goes to the client: a message may quote internals or upstream bytes.
+      const reason =
+        typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code)
+          ? code
+          : 'ERR_DEMO_ORDERS_FAILED';
       logger.debug('orders fallback', { err, version, requestId: ctx.state.requestId });
       const cached = cache.get(userId);
       answer = {

@@ -53,7 +53,15 @@ export function meshOrdersCall(
           res.statusCode,
         );
       }
-      return parseUpstreamOrders(await res.body.json());
+      let body: unknown;
+      try {
+        body = await res.body.json();
+      } catch {
+        // Not JSON (an HTML error page from a proxy, a cut body): the parser's message would
+        // quote the upstream's bytes, so it is not passed on.
+        throw new OrdersUpstreamError(`orders ${version} answered a body that is not JSON`);
+      }
+      return parseUpstreamOrders(body);
     });
   };
 }

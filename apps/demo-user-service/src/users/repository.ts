@@ -60,6 +60,7 @@ export class InMemoryUserRepository implements UserRepository {
         507,
         'Insufficient storage',
         'the demo store is full',
+        { expose: true },
       );
     }
     const at = this.now().toISOString();
