@@ -110,13 +110,15 @@ export class ClientCore implements DiscoveryClient {
       return pool;
     }
     if (this.#stopped) throw new ServiceUnavailableError(service, 'discovery is stopped');
-    if (filter) {
+    // A filter that asks for nothing has the unfiltered pool's key: it is that pool.
+    const wanted = key === service ? undefined : filter;
+    if (wanted) {
       if (this.#filtered >= this.#o.maxFilteredPools) this.#evict();
       this.#filtered++;
     }
     const created = new ServicePool({
       service,
-      filter,
+      filter: wanted,
       strategy: this.#o.balancers[service] ?? this.#o.balancer,
       outlier: this.#o.outlier,
       random: this.#o.random,
@@ -127,7 +129,10 @@ export class ClientCore implements DiscoveryClient {
     pool = created;
     created.lastUsed = ++this.#uses;
     this.#pools.set(key, created);
-    created.watch = this.#o.registry.watch(service, filter?.dc, (list) => created.update(list));
+    // An empty `dc` means none: the registry's default datacenter, as for no filter.
+    created.watch = this.#o.registry.watch(service, wanted?.dc || undefined, (list) =>
+      created.update(list),
+    );
     const current = created.watch.instances;
     if (current) created.update(current);
     return created;

@@ -47,12 +47,17 @@ export function matchesFilter(instance: Instance, filter: InstanceFilter | undef
   return true;
 }
 
-/** A stable key for a filter (sorted), so equal filters share one pool. */
+/**
+ * A stable key for a filter (sorted), so equal filters share one pool. A filter that asks for
+ * nothing (`{}`, or fields all undefined or empty) has the key of no filter: `service` itself.
+ */
 export function filterKey(service: string, filter: InstanceFilter | undefined): string {
   if (!filter) return service;
+  const metaKeys = filter.meta ? Object.keys(filter.meta) : undefined;
+  if (!filter.tags?.length && !metaKeys?.length && !filter.dc) return service;
   const tags = filter.tags ? [...filter.tags].sort().join(',') : '';
-  const meta = filter.meta
-    ? Object.keys(filter.meta)
+  const meta = metaKeys
+    ? metaKeys
         .sort()
         .map((k) => `${k}=${filter.meta![k]}`)
         .join(',')

@@ -255,6 +255,37 @@ describeWith(['consul'], 'bounded pools and keep-alive pools (real Consul agent)
     });
   });
 
+  it('shares the unfiltered pool for an empty filter ({}, or fields all undefined or empty)', async () => {
+    const one = await app('one');
+    await register('bp-empty', 'bp-empty-1', one.port);
+    const mw = caller();
+    const res = await mw.client.fetch('bp-empty', '/');
+    expect(await res.body.json()).toEqual({ name: 'one' });
+    const empties = [
+      {},
+      { tags: [] },
+      { meta: {} },
+      { dc: undefined },
+      { dc: '' },
+      { tags: undefined, meta: undefined, dc: undefined },
+      { tags: [], meta: {}, dc: '' },
+    ];
+    for (const filter of empties) {
+      await (await mw.client.fetch('bp-empty', '/', { filter })).body.dump();
+      expect(mw.client.instances('bp-empty', filter)).toHaveLength(1);
+      expect(mw.client.pick('bp-empty', { filter })?.port).toBe(one.port);
+    }
+    const resolve = mw.client.resolver('bp-empty', {});
+    const url = await resolve({});
+    expect(url.port).toBe(String(one.port));
+    resolve.release!(url, { ok: true, status: 200, durationMs: 1 });
+    // One pool, the unfiltered one, and one subscription: no filtered pool counted or kept.
+    expect(mw.snapshot().services.map((s) => [s.service, s.filter])).toEqual([
+      ['bp-empty', undefined],
+    ]);
+    expect(mw.registry.live()).toBe(1);
+  });
+
   it('closes the keep-alive pool of an instance that left Consul', async () => {
     const gone = await app('gone');
     const stays = await app('stays');
