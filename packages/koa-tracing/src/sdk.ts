@@ -15,7 +15,7 @@ import {
   type Sampler,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-node';
-import type { PropagationFormat } from './extract.js';
+import { PROPAGATION_FORMATS, type PropagationFormat } from './extract.js';
 import { MeshPropagator } from './propagator.js';
 
 /** Options of {@link startTracing}. */
@@ -113,6 +113,47 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
     if (typeof endpoint !== 'string' || !URL.canParse(endpoint))
       fail('endpoint', 'a URL', endpoint);
   }
+  // Checked here, before anything is built: a sampler the SDK cannot call would otherwise fail
+  // every request's span, and bad headers or attributes only surface at the first export.
+  if (
+    sampler !== undefined &&
+    (typeof sampler !== 'object' ||
+      sampler === null ||
+      typeof (sampler as { shouldSample?: unknown }).shouldSample !== 'function')
+  ) {
+    fail('sampler', 'a Sampler (an object with shouldSample())', sampler);
+  }
+  if (
+    headers !== undefined &&
+    (typeof headers !== 'object' ||
+      headers === null ||
+      Array.isArray(headers) ||
+      !Object.values(headers).every((v) => typeof v === 'string'))
+  ) {
+    fail('headers', 'an object of string values', headers);
+  }
+  const { resourceAttributes, propagators } = options;
+  if (
+    resourceAttributes !== undefined &&
+    (typeof resourceAttributes !== 'object' ||
+      resourceAttributes === null ||
+      Array.isArray(resourceAttributes))
+  ) {
+    fail('resourceAttributes', 'an object', resourceAttributes);
+  }
+  if (
+    propagators !== undefined &&
+    (!Array.isArray(propagators) ||
+      propagators.length === 0 ||
+      !propagators.every((p) => PROPAGATION_FORMATS.includes(p)) ||
+      new Set(propagators).size !== propagators.length)
+  ) {
+    fail(
+      'propagators',
+      `a non-empty array of distinct formats among ${PROPAGATION_FORMATS.map((f) => `'${f}'`).join(', ')}`,
+      propagators,
+    );
+  }
   const envEndpoint =
     process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const choice = options.exporter ?? (endpoint !== undefined || envEndpoint ? 'otlp' : 'memory');
@@ -124,11 +165,9 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
   else if (typeof choice === 'object' && choice !== null && typeof choice.export === 'function') {
     exporter = choice;
   } else fail('exporter', "a SpanExporter, 'otlp', 'console' or 'memory'", choice);
-  const propagator = new MeshPropagator(
-    options.propagators ? { propagators: options.propagators } : {},
-  );
+  const propagator = new MeshPropagator(propagators ? { propagators } : {});
 
-  const attributes: Attributes = { ...options.resourceAttributes, 'service.name': serviceName };
+  const attributes: Attributes = { ...resourceAttributes, 'service.name': serviceName };
   if (serviceVersion !== undefined) attributes['service.version'] = serviceVersion;
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes(attributes),

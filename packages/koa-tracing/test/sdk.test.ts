@@ -106,4 +106,30 @@ describe('startTracing', () => {
       "@koa-mesh/tracing/sdk: expected `exporter` to be a SpanExporter, 'otlp', 'console' or 'memory', got \"zipkin\"",
     );
   });
+
+  it('rejects a bad sampler, headers, resourceAttributes or propagators at start, naming the option', async () => {
+    // A sampler the SDK cannot call used to be accepted, and then failed every request with a 500.
+    await expect(startTracing({ serviceName: 's', sampler: 'always_on' as never })).rejects.toThrow(
+      '@koa-mesh/tracing/sdk: expected `sampler` to be a Sampler (an object with shouldSample()), got "always_on"',
+    );
+    await expect(
+      startTracing({ serviceName: 's', headers: { 'x-api-key': 1 } as never }),
+    ).rejects.toThrow(
+      '@koa-mesh/tracing/sdk: expected `headers` to be an object of string values, got object',
+    );
+    await expect(
+      startTracing({ serviceName: 's', resourceAttributes: 'env=prod' as never }),
+    ).rejects.toThrow(
+      '@koa-mesh/tracing/sdk: expected `resourceAttributes` to be an object, got "env=prod"',
+    );
+    for (const propagators of [[], ['b3', 'b3'], ['w3c'], 'b3']) {
+      await expect(
+        startTracing({ serviceName: 's', propagators: propagators as never }),
+      ).rejects.toThrow(
+        "@koa-mesh/tracing/sdk: expected `propagators` to be a non-empty array of distinct formats among 'tracecontext', 'b3', 'b3multi', 'jaeger'",
+      );
+    }
+    // Nothing was registered by the refused calls.
+    expect(trace.getTracerProvider().getTracer('t').startSpan('x').isRecording()).toBe(false);
+  });
 });
