@@ -48,7 +48,7 @@ interface LayerLike {
  * returns what the router itself picked, the last matched route layer's template (`undefined`
  * when no route matched); otherwise `route` unchanged. (@koa-mesh/tracing does the same.)
  */
-function routeLayerPath(matched: unknown, route: string): string | undefined {
+function routeLayerPath(matched: unknown, route: string, method: string): string | undefined {
   if (!Array.isArray(matched)) return route;
   const layers = matched as LayerLike[];
   const writer = layers.find((layer) => layer?.path === route);
@@ -58,8 +58,10 @@ function routeLayerPath(matched: unknown, route: string): string | undefined {
   for (let i = layers.length - 1; i >= 0; i--) {
     const layer = layers[i];
     if (
+      // The route the router picked serves this method; `matched` also holds route layers that
+      // matched the path only (a GET route on the path of a POST).
       Array.isArray(layer?.methods) &&
-      layer.methods.length > 0 &&
+      layer.methods.includes(method) &&
       typeof layer.path === 'string'
     ) {
       return layer.path;
@@ -115,7 +117,11 @@ export function createRecorder(
     const matched =
       written === undefined || written === null || written === ''
         ? undefined
-        : routeLayerPath(ctx.matched, typeof written === 'string' ? written : String(written));
+        : routeLayerPath(
+            ctx.matched,
+            typeof written === 'string' ? written : String(written),
+            ctx.method,
+          );
     const route = matched === undefined ? UNMATCHED : cut(matched, maxLen);
     let key = route + SEP + method + SEP + status;
     let extras: string[] | undefined;

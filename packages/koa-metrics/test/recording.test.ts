@@ -75,6 +75,33 @@ describe('recording through a real Koa app with @koa/router', () => {
     expect(routes.some((route) => route?.includes('(?:'))).toBe(false);
   });
 
+  it('labels a request a router.use() middleware answered by a route of its method, not one of another method on the path', async () => {
+    const m = metrics({ defaultMetrics: false });
+    const app = new Koa();
+    app.silent = true;
+    app.use(m);
+    const router = new Router({ prefix: '/api' });
+    router.use(async (ctx, next) => {
+      if (ctx.get('x-key') !== 'k') return void (ctx.status = 401);
+      await next();
+    });
+    router.post('/items/:id', (ctx) => void (ctx.body = 'p'));
+    // Registered later, matches the path of POST /api/items/special too, but only for GET.
+    router.get('/items/special', (ctx) => void (ctx.body = 'g'));
+    app.use(router.routes());
+    const agent = request(app.callback());
+    await agent.post('/api/items/special').expect(401);
+    await agent.head('/api/items/special').expect(401);
+    const parsed = await scrapeText(app);
+    expect(value(parsed, REQ, { method: 'POST', status_code: '401' })).toBe(1);
+    expect(
+      value(parsed, REQ, { route: '/api/items/:id', method: 'POST', status_code: '401' }),
+    ).toBe(1);
+    expect(
+      value(parsed, REQ, { route: '/api/items/special', method: 'HEAD', status_code: '401' }),
+    ).toBe(1);
+  });
+
   it('counts requests per route template, never per raw path, for prefixed routers', async () => {
     const { app } = buildApp();
     const agent = request(app.callback());
