@@ -397,6 +397,15 @@ function handOver(
   });
 }
 
+/**
+ * A request undici refused as built, carried out of the breaker as a value: `fn` resolving is the
+ * one outcome every structural breaker takes for a non-failure (a rejection is judged by each
+ * breaker's own rules), and the caller's mistake must not open a healthy instance's breaker.
+ */
+class CallerRefusal {
+  constructor(readonly error: unknown) {}
+}
+
 /** One attempt through the instance's breaker: 5xx count as failures, yet come back as responses. */
 async function guardedAttempt(
   dispatcher: Dispatcher,
@@ -410,20 +419,27 @@ async function guardedAttempt(
   signal: AbortSignal | undefined,
 ): Promise<Dispatcher.ResponseData> {
   ep.breaker ??= factory(ep.id);
+  let out: Dispatcher.ResponseData | CallerRefusal;
   try {
-    return await ep.breaker.execute(async (breakerSignal) => {
+    out = await ep.breaker.execute(async (breakerSignal) => {
       const sig =
         breakerSignal && signal
           ? AbortSignal.any([signal, breakerSignal])
           : (breakerSignal ?? signal);
-      const res = await dispatcher.request({
-        path,
-        method,
-        headers,
-        body,
-        headersTimeout,
-        signal: sig,
-      });
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await dispatcher.request({
+          path,
+          method,
+          headers,
+          body,
+          headersTimeout,
+          signal: sig,
+        });
+      } catch (err) {
+        if (isCallerError(err)) return new CallerRefusal(err);
+        throw err;
+      }
       // The breaker must see 5xx as failures: carry the response out inside an error.
       if (res.statusCode >= 500) throw new UpstreamStatusError(res.statusCode, res);
       return res;
@@ -434,4 +450,7 @@ async function guardedAttempt(
     }
     throw err;
   }
+  // Rethrown as undici raised it: fetch rejects with it at once (see isCallerError).
+  if (out instanceof CallerRefusal) throw out.error;
+  return out;
 }
