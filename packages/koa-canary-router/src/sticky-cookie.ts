@@ -84,6 +84,14 @@ export class StickyCookie {
     if (raw.secure !== undefined && typeof raw.secure !== 'boolean') {
       throw optionError('stickiness.cookie.secure', 'a boolean', raw.secure);
     }
+    // Browsers drop a SameSite=None cookie that is not Secure: every visit would be a first one.
+    if (sameSite === 'none' && raw.secure === false) {
+      throw optionError(
+        'stickiness.cookie.secure',
+        "not false with sameSite 'none' (browsers drop such a cookie)",
+        raw.secure,
+      );
+    }
     const signed = raw.signed ?? 'auto';
     if (signed !== 'auto' && typeof signed !== 'boolean') {
       throw optionError('stickiness.cookie.signed', "a boolean or 'auto'", signed);

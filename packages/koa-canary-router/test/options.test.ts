@@ -227,6 +227,11 @@ describe('options validation', () => {
       `${P} \`stickiness.cookie.maxAgeMs\` to be a positive integer, got 0`,
     ],
     [
+      'sameSite none without secure',
+      withArms(ok, { stickiness: { cookie: { sameSite: 'none', secure: false } } }),
+      `${P} \`stickiness.cookie.secure\` to be not false with sameSite 'none' (browsers drop such a cookie), got false`,
+    ],
+    [
       'a bad sameSite',
       withArms(ok, { stickiness: { cookie: { sameSite: 'loose' } } }),
       `${P} \`stickiness.cookie.sameSite\` to be 'strict', 'lax' or 'none', got "loose"`,
