@@ -43,16 +43,29 @@ export function injectTraceHeaders<H extends HeaderTarget>(
 ): H {
   const ctx =
     options.context ?? (options.ctx && traceContextOf(options.ctx)) ?? otelContext.active();
-  const set =
-    typeof (headers as { set?: unknown }).set === 'function'
-      ? (name: string, value: string) =>
-          void (headers as { set(n: string, v: string): unknown }).set(name, value)
-      : (name: string, value: string) => void ((headers as Record<string, unknown>)[name] = value);
+  const isHeaders = typeof (headers as { set?: unknown }).set === 'function';
+  const set = isHeaders
+    ? (name: string, value: string) =>
+        void (headers as { set(n: string, v: string): unknown }).set(name, value)
+    : (name: string, value: string) => void ((headers as Record<string, unknown>)[name] = value);
   const sc = trace.getSpanContext(ctx);
   const formats = options.propagators ?? TRACECONTEXT;
-  if (sc && isSpanContextValid(sc)) writeTraceHeaders(sc, formats, set);
+  if (sc && isSpanContextValid(sc)) {
+    writeTraceHeaders(sc, formats, set, (name) => removeHeader(headers, name, isHeaders));
+  }
   if (options.baggage ?? true) writeBaggageHeaders(ctx, formats, set);
   return headers;
+}
+
+/** Deletes header `name` (lowercase) from a `Headers`-like object or, in any case, a record. */
+function removeHeader(headers: HeaderTarget, name: string, isHeaders: boolean): void {
+  if (isHeaders) {
+    const del = (headers as { delete?: unknown }).delete;
+    if (typeof del === 'function') del.call(headers, name);
+    return;
+  }
+  const record = headers as Record<string, unknown>;
+  for (const key of Object.keys(record)) if (key.toLowerCase() === name) delete record[key];
 }
 
 type UndiciHeaders =
@@ -118,6 +131,10 @@ export function traceInterceptor(
       if (names.length === 0) return dispatch(opts, handler);
       const headers = toRecord(opts.headers);
       for (const name of names) headers[name] = extra[name]!;
+      // A tracestate not written here belongs to another traceparent than the one just written.
+      if (extra.traceparent !== undefined && extra.tracestate === undefined) {
+        delete headers.tracestate;
+      }
       return dispatch({ ...opts, headers }, handler);
     };
 }

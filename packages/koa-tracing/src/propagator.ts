@@ -53,17 +53,23 @@ export function withBaggage(ctx: Context, members: BaggageMember[]): Context {
   return propagation.setBaggage(ctx, propagation.createBaggage(entries));
 }
 
-/** Writes the headers of `formats` for `sc` (and `baggage`, when given) through `set`. */
+/**
+ * Writes the headers of `formats` for `sc` through `set`. `remove`, when given, deletes a
+ * `tracestate` already in the carrier when `sc` has none: it belongs to another `traceparent`
+ * (such as a client's, forwarded by a proxy after `restartAtEdge` dropped it).
+ */
 export function writeTraceHeaders(
   sc: SpanContext,
   formats: readonly PropagationFormat[],
   set: (name: string, value: string) => void,
+  remove?: (name: string) => void,
 ): void {
   for (const format of formats) {
     if (format === 'tracecontext') {
       set('traceparent', formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags));
       const state = sc.traceState?.serialize();
       if (state) set('tracestate', state);
+      else remove?.('tracestate');
     } else if (format === 'b3') {
       set('b3', formatB3Single(sc.traceId, sc.spanId, sc.traceFlags));
     } else if (format === 'b3multi') {

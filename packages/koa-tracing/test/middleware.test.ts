@@ -363,6 +363,28 @@ describe('trust and ignore options', () => {
     expect(outbound.tracestate).toBeUndefined();
   });
 
+  it('restartAtEdge: injecting over forwarded inbound headers drops their tracestate', async () => {
+    const a = new Koa();
+    a.use(tracing({ restartAtEdge: true }));
+    a.use((ctx) => {
+      // A proxy-like handler forwarding the client's headers with this hop's context on top.
+      const forwarded = injectTraceHeaders({ ...ctx.headers } as Record<string, unknown>, { ctx });
+      const headers = new Headers({ tracestate: ctx.get('tracestate') });
+      injectTraceHeaders(headers, { ctx });
+      ctx.body = { forwarded, fromHeaders: headers.get('tracestate') };
+    });
+    const res = await request(a.callback())
+      .get('/')
+      .set({ traceparent: TRACEPARENT, tracestate: 'evil=1' })
+      .expect(200);
+    const body = res.body as { forwarded: Record<string, unknown>; fromHeaders: string | null };
+    expect(body.forwarded.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-02$/);
+    expect(body.forwarded.traceparent).not.toContain(TRACE);
+    // The untrusted tracestate belongs to the caller's traceparent: it must not ride on ours.
+    expect(body.forwarded).not.toHaveProperty('tracestate');
+    expect(body.fromHeaders).toBeNull();
+  });
+
   it('restartAtEdge as a predicate decides per request', async () => {
     const a = app({ restartAtEdge: (ctx) => ctx.get('x-internal') !== 'yes' });
     expect((await seen(a, { traceparent: TRACEPARENT })).state.traceId).not.toBe(TRACE);

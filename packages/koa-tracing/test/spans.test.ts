@@ -536,6 +536,40 @@ describe('context for downstream code', () => {
     }
   });
 
+  it('traceInterceptor drops a forwarded tracestate the request context does not carry (restartAtEdge)', async () => {
+    const downstream = traced();
+    downstream.use(
+      (ctx) =>
+        void (ctx.body = {
+          traceparent: ctx.get('traceparent'),
+          tracestate: ctx.get('tracestate'),
+        }),
+    );
+    const b = await startApp(downstream);
+    const dispatcher = new Agent().compose(traceInterceptor());
+    const upstream = traced({ restartAtEdge: true });
+    upstream.use(async (ctx) => {
+      const res = await undiciRequest(`${b.url}/inner`, {
+        dispatcher,
+        headers: { tracestate: ctx.get('tracestate') },
+      });
+      ctx.body = await res.body.json();
+    });
+    try {
+      const res = await request(upstream.callback())
+        .get('/outer')
+        .set({ traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'evil=1' })
+        .expect(200);
+      const outer = (await serverSpans(2)).find((s) => s.attributes['url.path'] === '/outer')!;
+      const { traceId, spanId } = outer.spanContext();
+      expect(traceId).not.toBe(TRACE);
+      expect(res.body).toEqual({ traceparent: `00-${traceId}-${spanId}-01`, tracestate: '' });
+    } finally {
+      await b.close();
+      await dispatcher.close();
+    }
+  });
+
   it('startClientSpan puts a CLIENT span between the two servers', async () => {
     const downstream = traced();
     downstream.use((ctx) => void (ctx.body = 'ok'));
