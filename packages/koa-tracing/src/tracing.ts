@@ -312,14 +312,22 @@ export function tracing(options?: TracingOptions): Middleware {
         }
       }
       if (o.baggage !== false) parent = readBaggageSafely(ctx, headers, parent);
-      span = tracer.startSpan(spanName(method, undefined), spanOptions, parent);
-      const got = span.spanContext();
-      // A tracer that records nothing may hand back the parent's ids (or none): not this hop's.
-      if (
-        !span.isRecording() &&
-        (!isSpanContextValid(got) || (continued && got.spanId === inbound.spanId))
-      ) {
-        span = undefined;
+      try {
+        span = tracer.startSpan(spanName(method, undefined), spanOptions, parent);
+      } catch (err) {
+        // The SDK runs user code here (a sampler, a span processor's onStart): a throw there is
+        // reported, and this request goes on with ids of its own, as without an SDK.
+        report(err, ctx);
+      }
+      if (span !== undefined) {
+        const got = span.spanContext();
+        // A tracer that records nothing may hand back the parent's ids (or none): not this hop's.
+        if (
+          !span.isRecording() &&
+          (!isSpanContextValid(got) || (continued && got.spanId === inbound.spanId))
+        ) {
+          span = undefined;
+        }
       }
     } else if (o.baggage !== false) {
       parent = readBaggageSafely(ctx, headers, parent);

@@ -312,6 +312,32 @@ describe('attributes and ids', () => {
 });
 
 describe('errors', () => {
+  it('a sampler that throws is reported and the request goes on, continuing the inbound trace', async () => {
+    const broken = new BasicTracerProvider({
+      sampler: {
+        shouldSample: () => {
+          throw new Error('sampler broke');
+        },
+        toString: () => 'BrokenSampler',
+      },
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    const app = traced({ tracerProvider: broken });
+    const errors: Error[] = [];
+    app.on('error', (err: Error) => errors.push(err));
+    app.use((ctx) => {
+      ctx.body = { traceId: ctx.state.traceId, out: injectTraceHeaders({}, { ctx }) };
+    });
+    const res = await request(app.callback())
+      .get('/x')
+      .set('traceparent', `00-${TRACE}-${PARENT}-01`)
+      .expect(200);
+    expect(res.body.traceId).toBe(TRACE);
+    expect(res.body.out.traceparent).toMatch(new RegExp(`^00-${TRACE}-[0-9a-f]{16}-01$`));
+    expect(res.body.out.traceparent).not.toContain(PARENT);
+    expect(errors.map((e) => e.message)).toEqual(['sampler broke']);
+  });
+
   it('records a thrown error as an exception with status ERROR', async () => {
     const app = traced();
     app.use(() => {
