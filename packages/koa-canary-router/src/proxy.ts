@@ -176,7 +176,7 @@ export class UpstreamProxy {
       done(false, undefined, err);
       throw err;
     }
-    const injected = await this.trace.headers();
+    const injected = await this.trace.headers(ctx);
     const headers = upstreamHeaders(ctx, plan, injected, body.replay);
 
     const res = ctx.res;

@@ -7,7 +7,15 @@ interface OtelApi {
 }
 
 /**
- * Injects the active trace context into proxied requests through `@opentelemetry/api`, an
+ * Where `@koa-mesh/tracing` leaves the request's OpenTelemetry context on the Koa `ctx`, read by
+ * its registry key (no runtime import of tracing). Without a context manager (no SDK),
+ * `context.active()` is empty downstream of the tracing middleware: this is the only place the
+ * request's trace context can be found then.
+ */
+const TRACING_CONTEXT = Symbol.for('@koa-mesh/tracing.context');
+
+/**
+ * Injects the request's trace context into proxied requests through `@opentelemetry/api`, an
  * optional peer: imported once per router on first use, and skipped silently when absent.
  */
 export class TraceContext {
@@ -28,14 +36,18 @@ export class TraceContext {
     return this.loading;
   }
 
-  /** The propagation headers for the active context, or undefined when there are none. */
-  async headers(): Promise<Record<string, string> | undefined> {
+  /**
+   * The propagation headers for the request's context (the one `@koa-mesh/tracing` left on `ctx`,
+   * else the active one), or undefined when there are none.
+   */
+  async headers(ctx: object): Promise<Record<string, string> | undefined> {
     if (this.api === undefined) await this.load();
     const api = this.api;
     if (!api) return undefined;
     const carrier: Record<string, string> = {};
     try {
-      api.propagation.inject(api.context.active(), carrier);
+      const own = (ctx as { [TRACING_CONTEXT]?: unknown })[TRACING_CONTEXT];
+      api.propagation.inject(own ?? api.context.active(), carrier);
     } catch {
       return undefined;
     }

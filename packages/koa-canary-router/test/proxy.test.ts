@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { bodyParser } from '@koa/bodyparser';
 import koaBodyParser from 'koa-bodyparser';
@@ -8,7 +8,7 @@ import Koa2 from 'koa2';
 import { startApp, waitFor } from '@koa-mesh/testkit';
 import { canaryRouter, type CanaryRouterOptions, type ReleaseOutcome } from '../src/index.js';
 import { upstreamError } from '../src/proxy.js';
-import { appWith, sha256, upstream } from './helpers.js';
+import { appWith, send, sha256, upstream, type Reply } from './helpers.js';
 
 type Router = ReturnType<typeof canaryRouter>;
 const open: Array<{ close(): Promise<void> }> = [];
@@ -31,45 +31,6 @@ async function gateway(
   const server = await startApp(app);
   open.push(server, router);
   return { router, app, server, url: server.url };
-}
-
-interface Reply {
-  status: number;
-  headers: IncomingMessage['headers'];
-  rawHeaders: string[];
-  body: Buffer;
-}
-
-/** One HTTP/1.1 request through node:http, body optional. */
-function send(
-  url: string,
-  init: {
-    method?: string;
-    headers?: Record<string, string | string[]>;
-    body?: Buffer | string;
-  } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      url,
-      { method: init.method ?? 'GET', headers: init.headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode!,
-            headers: res.headers,
-            rawHeaders: res.rawHeaders,
-            body: Buffer.concat(chunks),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(init.body);
-  });
 }
 
 const json = (r: Reply) => JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;

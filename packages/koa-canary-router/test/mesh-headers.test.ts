@@ -1,0 +1,78 @@
+import * as api from '@opentelemetry/api';
+import type Koa from 'koa';
+import { startApp } from '@koa-mesh/testkit';
+import { canaryRouter, type CanaryRouterOptions } from '../src/index.js';
+import { appWith, send, upstream } from './helpers.js';
+
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  api.propagation.disable();
+  while (open.length) await open.pop()!.close();
+});
+
+/** Where @koa-mesh/tracing leaves the request's OpenTelemetry context on the ctx. */
+const TRACING_CONTEXT = Symbol.for('@koa-mesh/tracing.context');
+
+const CLIENT_TP = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+const HOP = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' };
+const HOP_TP = `00-${HOP.traceId}-${HOP.spanId}-01`;
+
+/**
+ * A W3C trace-context propagator in miniature (like @koa-mesh/tracing's MeshPropagator with
+ * `tracecontext` only): writes the context's span as `traceparent`, nothing for an empty context.
+ */
+const traceparentPropagator: api.TextMapPropagator = {
+  inject(context, carrier, setter) {
+    const sc = api.trace.getSpanContext(context);
+    if (sc === undefined || !api.isSpanContextValid(sc)) return;
+    setter.set(carrier, 'traceparent', `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags}`);
+  },
+  extract: (context) => context,
+  fields: () => ['traceparent'],
+};
+
+/**
+ * What @koa-mesh/tracing does without an SDK: this hop's ids in a context left on the ctx under
+ * its registry symbol, and `ctx.state.requestId`; no context manager, so context.active() is empty.
+ */
+const tracingLike: Koa.Middleware = (ctx, next) => {
+  const sc: api.SpanContext = { ...HOP, traceFlags: api.TraceFlags.SAMPLED };
+  (ctx as unknown as Record<symbol, unknown>)[TRACING_CONTEXT] = api.trace.setSpanContext(
+    api.ROOT_CONTEXT,
+    sc,
+  );
+  return next();
+};
+
+async function gateway(
+  target: string,
+  before: Koa.Middleware[] = [],
+  rest: Partial<CanaryRouterOptions> = {},
+) {
+  const router = canaryRouter({
+    arms: { stable: { target, version: 'v1' } },
+    stickiness: { cookie: false },
+    ...rest,
+  });
+  const app = appWith(...before, router);
+  const server = await startApp(app);
+  open.push(server, router);
+  return { router, app, url: server.url };
+}
+
+function values(raw: string[], name: string): string[] {
+  return raw.filter((_, i) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === name);
+}
+
+describe('trace context without an SDK', () => {
+  it("injects this hop's context that @koa-mesh/tracing left on the ctx, not the client's stale traceparent", async () => {
+    api.propagation.setGlobalPropagator(traceparentPropagator);
+    const up = await upstream('up');
+    open.push(up);
+    const gw = await gateway(up.url, [tracingLike]);
+    await send(`${gw.url}/`, { headers: { traceparent: CLIENT_TP } });
+    await send(`${gw.url}/`);
+    expect(values(up.seen[0]!.rawHeaders, 'traceparent')).toEqual([HOP_TP]);
+    expect(values(up.seen[1]!.rawHeaders, 'traceparent')).toEqual([HOP_TP]);
+  });
+});
