@@ -9,14 +9,71 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
   ConsoleSpanExporter,
-  InMemorySpanExporter,
   NodeTracerProvider,
   SimpleSpanProcessor,
+  type ReadableSpan,
   type Sampler,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-node';
 import { PROPAGATION_FORMATS, type PropagationFormat } from './extract.js';
 import { MeshPropagator } from './propagator.js';
+
+type ExportResult = Parameters<Parameters<SpanExporter['export']>[1]>[0];
+
+/** How many finished spans {@link MemorySpanExporter} keeps by default. */
+export const MEMORY_EXPORTER_MAX_SPANS = 10_000;
+
+/**
+ * An in-memory span exporter that keeps only the most recent `maxSpans` finished spans, for
+ * reading spans in tests and on a developer's machine. `startTracing`'s default exporter when no
+ * OTLP endpoint is configured: unlike the SDK's `InMemorySpanExporter`, it cannot grow a
+ * long-running service's memory without end when that default reaches production.
+ */
+export class MemorySpanExporter implements SpanExporter {
+  readonly maxSpans: number;
+  #spans: ReadableSpan[] = [];
+  #stopped = false;
+
+  constructor(maxSpans = MEMORY_EXPORTER_MAX_SPANS) {
+    if (!Number.isSafeInteger(maxSpans) || maxSpans < 1) {
+      throw new TypeError(
+        `@koa-mesh/tracing/sdk: expected \`maxSpans\` to be a positive integer, got ${String(maxSpans)}`,
+      );
+    }
+    this.maxSpans = maxSpans;
+  }
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    if (this.#stopped) {
+      done({ code: 1, error: new Error('@koa-mesh/tracing/sdk: the exporter is shut down') });
+      return;
+    }
+    for (const span of spans) this.#spans.push(span);
+    // Trimmed in batches (at twice the bound), so a full exporter does not shift every span.
+    if (this.#spans.length >= 2 * this.maxSpans) this.#spans = this.#spans.slice(-this.maxSpans);
+    done({ code: 0 });
+  }
+
+  /** The finished spans, oldest first: at most the last `maxSpans`. */
+  getFinishedSpans(): ReadableSpan[] {
+    return this.#spans.length > this.maxSpans ? this.#spans.slice(-this.maxSpans) : this.#spans;
+  }
+
+  /** Forgets every span kept so far. */
+  reset(): void {
+    this.#spans = [];
+  }
+
+  shutdown(): Promise<void> {
+    this.#stopped = true;
+    this.#spans = [];
+    return Promise.resolve();
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
 
 /** Options of {@link startTracing}. */
 export interface StartTracingOptions {
@@ -48,7 +105,7 @@ export interface TracingSdk {
   readonly provider: NodeTracerProvider;
   readonly exporter: SpanExporter;
   /** The in-memory exporter when `exporter` is `'memory'`, to read finished spans. */
-  readonly memory: InMemorySpanExporter | undefined;
+  readonly memory: MemorySpanExporter | undefined;
   /** Exports every finished span now. */
   forceFlush(): Promise<void>;
   /** Flushes, shuts the SDK down and unregisters the globals it set, so it can start again. */
@@ -158,10 +215,10 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
     process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const choice = options.exporter ?? (endpoint !== undefined || envEndpoint ? 'otlp' : 'memory');
   let exporter: SpanExporter;
-  let memory: InMemorySpanExporter | undefined;
+  let memory: MemorySpanExporter | undefined;
   if (choice === 'otlp') exporter = await otlpExporter(endpoint, headers);
   else if (choice === 'console') exporter = new ConsoleSpanExporter();
-  else if (choice === 'memory') exporter = memory = new InMemorySpanExporter();
+  else if (choice === 'memory') exporter = memory = new MemorySpanExporter();
   else if (typeof choice === 'object' && choice !== null && typeof choice.export === 'function') {
     exporter = choice;
   } else fail('exporter', "a SpanExporter, 'otlp', 'console' or 'memory'", choice);

@@ -5,7 +5,7 @@ import { startApp, startNode, waitFor } from '@koa-mesh/testkit';
 import Koa from 'koa';
 import request from 'supertest';
 import { injectTraceHeaders, tracing } from '../src/index.js';
-import { startTracing } from '../src/sdk.js';
+import { MEMORY_EXPORTER_MAX_SPANS, MemorySpanExporter, startTracing } from '../src/sdk.js';
 
 function app(): Koa {
   const a = new Koa();
@@ -33,6 +33,29 @@ describe('startTracing', () => {
     } finally {
       await sdk.shutdown();
     }
+  });
+
+  it('keeps the default memory exporter bounded to the most recent spans', async () => {
+    const sdk = await startTracing({ serviceName: 'users' });
+    try {
+      expect(sdk.memory).toBeInstanceOf(MemorySpanExporter);
+      expect(sdk.memory!.maxSpans).toBe(MEMORY_EXPORTER_MAX_SPANS);
+    } finally {
+      await sdk.shutdown();
+    }
+    const memory = new MemorySpanExporter(3);
+    const results: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      memory.export([{ name: `s${i}` } as never], (r) => results.push(r.code));
+    }
+    expect(memory.getFinishedSpans().map((s) => s.name)).toEqual(['s17', 's18', 's19']);
+    expect(results.every((code) => code === 0)).toBe(true);
+    memory.reset();
+    expect(memory.getFinishedSpans()).toEqual([]);
+    await memory.shutdown();
+    memory.export([{ name: 'late' } as never], (r) => results.push(r.code));
+    expect(results.at(-1)).toBe(1);
+    expect(() => new MemorySpanExporter(0)).toThrow(/`maxSpans` to be a positive integer, got 0/);
   });
 
   it('registers a MeshPropagator with the requested formats', async () => {
