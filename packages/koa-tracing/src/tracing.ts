@@ -141,6 +141,30 @@ export function tracing(options?: TracingOptions): Middleware {
   };
 
   /**
+   * `generateRequestId()`'s id, held to the rule inbound ids meet (it is echoed in a header and
+   * logged); a throw or an id outside it is reported and a random UUID is used instead.
+   */
+  function customRequestId(ctx: KoaContext): string {
+    let id: string;
+    try {
+      id = String(generateRequestId!());
+    } catch (err) {
+      report(err, ctx);
+      return randomUUID();
+    }
+    // Checked through a widened copy: the guard would narrow `id` itself to never below.
+    if (isValidRequestId(id as string | undefined)) return id;
+    report(
+      new TypeError(
+        `@koa-mesh/tracing: generateRequestId returned ${JSON.stringify(id.slice(0, 64))}, not a ` +
+          'request id (1-128 characters of A-Z a-z 0-9 . _ : + / = @ -); a random UUID is used',
+      ),
+      ctx,
+    );
+    return randomUUID();
+  }
+
+  /**
    * {@link readBaggage} with the user's allowlist predicate, which may throw: the error is
    * reported and the request goes on with none of the caller's baggage (a broken allowlist fails
    * closed rather than letting untrusted members through, or failing the request).
@@ -260,12 +284,7 @@ export function tracing(options?: TracingOptions): Middleware {
       if (typeof inbound === 'string' && isValidRequestId(inbound)) requestId = inbound;
     }
     if (requestId === undefined) {
-      try {
-        requestId = generateRequestId === undefined ? ids.uuid() : String(generateRequestId());
-      } catch (err) {
-        report(err, ctx);
-        requestId = randomUUID();
-      }
+      requestId = generateRequestId === undefined ? ids.uuid() : customRequestId(ctx);
     }
     const state = ctx.state as TracingState;
     state.requestId = requestId;

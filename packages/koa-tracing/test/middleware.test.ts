@@ -323,6 +323,16 @@ describe('X-Request-Id', () => {
     expect(seenHeaders).toEqual({ 'x-request-id': 'req-10' });
   });
 
+  it('falls back to a UUID when the generator returns an id unfit for a header, and reports it', async () => {
+    const a = app({ generateRequestId: () => 'bad\nid' });
+    const errors: unknown[] = [];
+    a.on('error', (err) => errors.push(err));
+    const res = await request(a.callback()).get('/x').expect(200);
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect((res.body as Seen).state.requestId).toBe(res.headers['x-request-id']);
+    expect((errors[0] as Error).message).toMatch(/generateRequestId returned "bad\\nid"/);
+  });
+
   it('falls back to a UUID when the generator throws, and reports the error', async () => {
     const a = app({
       generateRequestId: () => {
