@@ -25,6 +25,29 @@ const FORWARDED = new Set([
   'forwarded',
 ]);
 
+/**
+ * The request headers of every trace-context format a propagator may write: W3C Trace Context and
+ * Baggage, B3 (single and multi), Jaeger (plus its `uberctx-*` baggage). When the proxy injects
+ * this hop's context, the client's copies are all dropped: a propagator rewrites only its own
+ * formats, and the others would carry a forged or foreign trace (or baggage a filter removed).
+ */
+const TRACE_HEADERS = new Set([
+  'traceparent',
+  'tracestate',
+  'baggage',
+  'b3',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'x-b3-flags',
+  'uber-trace-id',
+]);
+
+function isTraceHeader(lower: string): boolean {
+  return TRACE_HEADERS.has(lower) || lower.startsWith('uberctx-');
+}
+
 /** A value as an RFC 7239 token or, when it has other characters, a quoted-string. */
 function forwardedValue(value: string): string {
   return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)
@@ -87,7 +110,9 @@ export interface RequestHeaderPlan {
  * The headers sent upstream as a flat `[name, value, ...]` list (undici's cheapest form, and it
  * keeps repeated headers apart): the client's raw headers minus hop-by-hop ones, X-Forwarded-*
  * appended when Koa trusts the proxy in front of it (`app.proxy`) or overwritten otherwise, the
- * arm's headers, the injected trace context, and a `content-length` for a replayed body.
+ * arm's headers, the injected trace context, and a `content-length` for a replayed body. When a
+ * trace context is injected, the client's headers of every trace format are dropped (see
+ * TRACE_HEADERS); when none is, they pass through.
  *
  * The client's RFC 7239 `Forwarded` and `X-Real-IP` are as easy to forge as X-Forwarded-For: they
  * are passed on only when Koa trusts the proxy in front, and then a `Forwarded` gets this hop's
@@ -113,7 +138,7 @@ export function upstreamHeaders(
     if (!trusted && lower === 'x-real-ip') continue;
     if (lower === 'host' && !plan.preserveHost) continue;
     if (plan.armHeaderNames.has(lower)) continue;
-    if (injected !== undefined && injected[lower] !== undefined) continue;
+    if (injected !== undefined && (injected[lower] !== undefined || isTraceHeader(lower))) continue;
     // A replayed body is the parser's decoded text: its length and encoding are new.
     if (replayLength !== undefined && (lower === 'content-length' || lower === 'content-encoding'))
       continue;

@@ -76,3 +76,45 @@ describe('trace context without an SDK', () => {
     expect(values(up.seen[1]!.rawHeaders, 'traceparent')).toEqual([HOP_TP]);
   });
 });
+
+/** A client's headers of every trace format, from a trace other than this hop's. */
+const FOREIGN_TRACE_HEADERS = {
+  traceparent: CLIENT_TP,
+  tracestate: 'clientvendor=forged-state',
+  baggage: 'userid=alice,secret=hunter2',
+  b3: '11111111111111111111111111111111-2222222222222222-1',
+  'x-b3-traceid': '11111111111111111111111111111111',
+  'x-b3-spanid': '2222222222222222',
+  'x-b3-parentspanid': '3333333333333333',
+  'x-b3-sampled': '1',
+  'x-b3-flags': '1',
+  'uber-trace-id': '11111111111111111111111111111111:2222222222222222:0:1',
+  'uberctx-user': 'alice',
+};
+
+describe('inbound trace headers', () => {
+  it("drops the client's tracestate, baggage, b3, x-b3-* and uber headers when a context is injected, sending only the propagator's", async () => {
+    api.propagation.setGlobalPropagator(traceparentPropagator);
+    const up = await upstream('up');
+    open.push(up);
+    const gw = await gateway(up.url, [tracingLike]);
+    await send(`${gw.url}/`, { headers: { ...FOREIGN_TRACE_HEADERS, 'x-custom': 'kept' } });
+    const seen = up.seen[0]!;
+    expect(values(seen.rawHeaders, 'traceparent')).toEqual([HOP_TP]);
+    for (const name of Object.keys(FOREIGN_TRACE_HEADERS)) {
+      if (name !== 'traceparent') expect([name, seen.headers[name]]).toEqual([name, undefined]);
+    }
+    expect(seen.headers['x-custom']).toBe('kept');
+  });
+
+  it('passes every trace header through untouched when no propagator is registered', async () => {
+    const up = await upstream('up');
+    open.push(up);
+    const gw = await gateway(up.url, [tracingLike]);
+    await send(`${gw.url}/`, { headers: FOREIGN_TRACE_HEADERS });
+    const seen = up.seen[0]!;
+    for (const [name, value] of Object.entries(FOREIGN_TRACE_HEADERS)) {
+      expect([name, seen.headers[name]]).toEqual([name, value]);
+    }
+  });
+});
