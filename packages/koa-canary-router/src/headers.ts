@@ -93,6 +93,19 @@ export function isReservedArmHeader(lower: string): boolean {
   return isHopByHop(lower, undefined) || lower === 'content-length';
 }
 
+/** A header value Node and undici accept (field-vchar, SP, HTAB, obs-text), not empty. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]+$/;
+
+/**
+ * The request id to send upstream: `ctx.state.requestId` (set by `@koa-mesh/tracing`, generated
+ * when the client sent none) when it is a sendable string and the arm does not set its own.
+ */
+function requestIdOf(ctx: Context, plan: RequestHeaderPlan): string | undefined {
+  const id = (ctx.state as { requestId?: unknown }).requestId;
+  if (typeof id !== 'string' || !HEADER_VALUE.test(id)) return undefined;
+  return plan.armHeaderNames.has('x-request-id') ? undefined : id;
+}
+
 function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
@@ -112,7 +125,8 @@ export interface RequestHeaderPlan {
  * appended when Koa trusts the proxy in front of it (`app.proxy`) or overwritten otherwise, the
  * arm's headers, the injected trace context, and a `content-length` for a replayed body. When a
  * trace context is injected, the client's headers of every trace format are dropped (see
- * TRACE_HEADERS); when none is, they pass through.
+ * TRACE_HEADERS); when none is, they pass through. `X-Request-Id` is the gateway's
+ * `ctx.state.requestId` when there is one, so the upstream logs the id the client gets back.
  *
  * The client's RFC 7239 `Forwarded` and `X-Real-IP` are as easy to forge as X-Forwarded-For: they
  * are passed on only when Koa trusts the proxy in front, and then a `Forwarded` gets this hop's
@@ -130,11 +144,13 @@ export function upstreamHeaders(
   const raw = req.rawHeaders;
   const listed = connectionTokens(incoming.connection);
   const trusted = ctx.app.proxy;
+  const requestId = requestIdOf(ctx, plan);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (isHopByHop(lower, listed) || FORWARDED.has(lower)) continue;
+    if (requestId !== undefined && lower === 'x-request-id') continue;
     if (!trusted && lower === 'x-real-ip') continue;
     if (lower === 'host' && !plan.preserveHost) continue;
     if (plan.armHeaderNames.has(lower)) continue;
@@ -159,6 +175,7 @@ export function upstreamHeaders(
     out.push('forwarded', `${priorForwarded}, ${own}`);
   }
   for (let i = 0; i < plan.armHeaders.length; i++) out.push(plan.armHeaders[i]!);
+  if (requestId !== undefined) out.push('x-request-id', requestId);
   if (injected !== undefined) {
     for (const name in injected) out.push(name, injected[name]!);
   }
@@ -169,7 +186,8 @@ export function upstreamHeaders(
 /**
  * Copies the upstream's response headers to the Koa response, minus hop-by-hop ones. `Set-Cookie`
  * and `Vary` are merged with what the response already carries (the assignment cookie, and the
- * `Vary` the decision needs) rather than replacing it; every other header is the upstream's.
+ * `Vary` the decision needs) rather than replacing it, and an `X-Request-Id` the response already
+ * has is kept; every other header is the upstream's.
  */
 export function copyResponseHeaders(ctx: Context, headers: IncomingHttpHeaders): void {
   const listed = connectionTokens(headers.connection);
@@ -177,6 +195,8 @@ export function copyResponseHeaders(ctx: Context, headers: IncomingHttpHeaders):
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || isHopByHop(name, listed)) continue;
+    // The id the gateway already echoed (e.g. @koa-mesh/tracing's) is the one its logs carry.
+    if (name === 'x-request-id' && res.hasHeader(name)) continue;
     if (name === 'set-cookie' || name === 'vary') {
       const prior = res.getHeader(name);
       if (prior !== undefined) {

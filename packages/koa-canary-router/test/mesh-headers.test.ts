@@ -118,3 +118,38 @@ describe('inbound trace headers', () => {
     }
   });
 });
+
+describe('X-Request-Id', () => {
+  /** What @koa-mesh/tracing does: the request id on ctx.state, echoed on the response. */
+  const requestIdLike =
+    (id: string): Koa.Middleware =>
+    (ctx, next) => {
+      ctx.state.requestId = id;
+      ctx.set('X-Request-Id', id);
+      return next();
+    };
+
+  it("sends the gateway's ctx.state.requestId upstream, replacing the client's, and keeps the gateway's echo over the upstream's", async () => {
+    const up = await upstream('up', (_req, res) => {
+      res.setHeader('x-request-id', 'upstream-own-id');
+      res.end('ok');
+    });
+    open.push(up);
+    const gw = await gateway(up.url, [requestIdLike('gateway-id')]);
+    const res = await send(`${gw.url}/`, { headers: { 'x-request-id': 'client-copy' } });
+    expect(values(up.seen[0]!.rawHeaders, 'x-request-id')).toEqual(['gateway-id']);
+    expect(values(res.rawHeaders, 'x-request-id')).toEqual(['gateway-id']);
+  });
+
+  it("passes the client's X-Request-Id up and the upstream's down when there is no ctx.state.requestId", async () => {
+    const up = await upstream('up', (_req, res) => {
+      res.setHeader('x-request-id', 'upstream-own-id');
+      res.end('ok');
+    });
+    open.push(up);
+    const gw = await gateway(up.url);
+    const res = await send(`${gw.url}/`, { headers: { 'x-request-id': 'client-copy' } });
+    expect(values(up.seen[0]!.rawHeaders, 'x-request-id')).toEqual(['client-copy']);
+    expect(res.headers['x-request-id']).toBe('upstream-own-id');
+  });
+});
