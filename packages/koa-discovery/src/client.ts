@@ -12,6 +12,7 @@ import type { NormalizedOptions } from './options.js';
 import type { Outcome } from './outcome.js';
 import { createPropagation } from './propagation.js';
 import { RetryBudget } from './retry-budget.js';
+import { serviceNameProblem, shownServiceName } from './service-name.js';
 import { ServicePool, type PoolSnapshot } from './service-pool.js';
 
 /**
@@ -41,30 +42,40 @@ export interface PickOptions {
 export interface DiscoveryClient {
   /**
    * Picks an instance now (synchronous: the list is in memory). Undefined when the service has no
-   * usable instance yet. Does not count as in flight; use `fetch` or a resolver for that.
+   * usable instance yet, or `service` is a name Consul cannot be asked for (no pool is made). Does
+   * not count as in flight; use `fetch` or a resolver for that.
    */
   pick(service: string, options?: PickOptions): Instance | undefined;
   /** Calls `path` on an instance of `service`, with a deadline and retries on other instances. */
   fetch(service: string, path: string, init?: DiscoveryFetchInit): Promise<DiscoveryResponse>;
   /** A Resolver for @koa-mesh/canary-router targets. */
   resolver<Ctx = unknown>(service: string, filter?: ResolverFilter<Ctx>): Resolver<Ctx>;
-  /** The current instances of `service` (after the filter), ejected ones included. */
+  /**
+   * The current instances of `service` (after the filter), ejected ones included; none for a name
+   * Consul cannot be asked for.
+   */
   instances(service: string, filter?: InstanceFilter): readonly Instance[];
 }
 
 /**
  * Owns the pools (one per service and filter), the keep-alive pools and the retry budget.
  *
- * Pools with a filter are bounded: filters are often built from request input (a version header,
- * a tag from the query), so at most `maxFilteredPools` of them are kept, and creating one more
- * first drops the least recently used idle one (no exchange in flight, nobody waiting for its
- * first list). Unfiltered pools are kept for the client's lifetime.
+ * Pools are bounded, because service names and filters are often built from request input (a
+ * service from the query, a version header): at most `maxServices` unfiltered pools besides the
+ * services listed in `watch` (pinned: never dropped), and at most `maxFilteredPools` pools with a
+ * filter. Creating one more of a kind first drops the least recently used idle one of that kind
+ * (no exchange in flight, nobody waiting for its first list); dropping a pool ends its watch
+ * subscription, so the registry's query for the service ends once no pool subscribes to it.
  */
 export class ClientCore implements DiscoveryClient {
   readonly #o: NormalizedOptions;
   readonly #pools = new Map<string, ServicePool>();
   /** Pools in `#pools` that have a filter. */
   #filtered = 0;
+  /** Pools in `#pools` without a filter, of services the `watch` option does not pin. */
+  #unpinned = 0;
+  /** Services listed in the `watch` option: their unfiltered pools are never dropped. */
+  readonly #pinned: ReadonlySet<string>;
   /** Hands out `lastUsed` stamps: a counter, so the hot path reads no clock. */
   #uses = 0;
   /** One keep-alive pool per instance origin, shared by every service pool that has it. */
@@ -81,6 +92,7 @@ export class ClientCore implements DiscoveryClient {
   ) {
     this.#o = options;
     this.#emit = emit;
+    this.#pinned = new Set(options.watch);
     this.#budget = new RetryBudget(
       options.fetch.ratio,
       options.fetch.minRetriesPerSecond,
@@ -101,20 +113,44 @@ export class ClientCore implements DiscoveryClient {
     this.instances = this.instances.bind(this);
   }
 
-  /** The pool for `service` + `filter`, opening its watch on first use. */
+  /**
+   * The pool for `service` + `filter`, opening its watch on first use. A name no registry can be
+   * asked for (see serviceNameProblem) is refused with a ServiceUnavailableError before any pool
+   * or query exists: such names come from request input, and are no server error.
+   */
   pool(service: string, filter: InstanceFilter | undefined): ServicePool {
+    const pool = this.#lookup(service, filter);
+    if (pool) return pool;
+    throw new ServiceUnavailableError(
+      shownServiceName(service),
+      `not a valid service name: ${serviceNameProblem(service)}`,
+    );
+  }
+
+  /** The pool for `service` + `filter`, or undefined when `service` is not a valid name. */
+  #lookup(service: string, filter: InstanceFilter | undefined): ServicePool | undefined {
     const key = filterKey(service, filter);
-    let pool = this.#pools.get(key);
-    if (pool) {
-      pool.lastUsed = ++this.#uses;
-      return pool;
+    const found = this.#pools.get(key);
+    if (found) {
+      found.lastUsed = ++this.#uses;
+      return found;
     }
     if (this.#stopped) throw new ServiceUnavailableError(service, 'discovery is stopped');
+    if (typeof service !== 'string') {
+      throw new TypeError(
+        `@koa-mesh/discovery: expected a service name (a string), got ${String(service)}`,
+      );
+    }
+    // Checked once per pool created: calls to an existing pool pay nothing for it.
+    if (serviceNameProblem(service) !== undefined) return undefined;
     // A filter that asks for nothing has the unfiltered pool's key: it is that pool.
     const wanted = key === service ? undefined : filter;
     if (wanted) {
-      if (this.#filtered >= this.#o.maxFilteredPools) this.#evict();
+      if (this.#filtered >= this.#o.maxFilteredPools) this.#evict(true);
       this.#filtered++;
+    } else if (!this.#pinned.has(service)) {
+      if (this.#unpinned >= this.#o.maxServices) this.#evict(false);
+      this.#unpinned++;
     }
     const created = new ServicePool({
       service,
@@ -126,7 +162,6 @@ export class ClientCore implements DiscoveryClient {
       emit: this.#emit,
       onRemoved: (ep) => this.#removed(ep),
     });
-    pool = created;
     created.lastUsed = ++this.#uses;
     this.#pools.set(key, created);
     // An empty `dc` means none: the registry's default datacenter, as for no filter.
@@ -139,23 +174,32 @@ export class ClientCore implements DiscoveryClient {
   }
 
   /**
-   * Drops least recently used idle filtered pools until there is room for one more. Pools in use
-   * are never dropped, so the count may exceed the cap by the pools busy at once; the next
-   * creation trims it again. Their outlier-ejection state goes with them.
+   * Drops least recently used idle pools of one kind (filtered, or unfiltered and not pinned)
+   * until there is room for one more. Pools in use are never dropped, so the count may exceed the
+   * cap by the pools busy at once; the next creation trims it again. Their outlier-ejection state
+   * goes with them.
    */
-  #evict(): void {
-    while (this.#filtered >= this.#o.maxFilteredPools) {
+  #evict(filtered: boolean): void {
+    const cap = filtered ? this.#o.maxFilteredPools : this.#o.maxServices;
+    while ((filtered ? this.#filtered : this.#unpinned) >= cap) {
       let oldestKey: string | undefined;
       let oldest: ServicePool | undefined;
       for (const [key, p] of this.#pools) {
-        if (p.filtered && p.idle && (oldest === undefined || p.lastUsed < oldest.lastUsed)) {
+        if (
+          p.filtered === filtered &&
+          p.idle &&
+          (filtered || !this.#pinned.has(p.service)) &&
+          (oldest === undefined || p.lastUsed < oldest.lastUsed)
+        ) {
           oldestKey = key;
           oldest = p;
         }
       }
       if (!oldest) return;
       this.#pools.delete(oldestKey!);
-      this.#filtered--;
+      if (filtered) this.#filtered--;
+      else this.#unpinned--;
+      // Ends its watch subscription: the registry stops the service's query once it has none.
       oldest.close();
       // Instances no remaining pool has: their keep-alive pools close.
       for (const ep of oldest.endpoints()) this.#removed(ep);
@@ -164,14 +208,13 @@ export class ClientCore implements DiscoveryClient {
 
   pick(service: string, options?: PickOptions): Instance | undefined {
     if (this.#stopped) return undefined;
-    return this.pool(service, options?.filter).pick(options?.hashKey)?.instance;
+    return this.#lookup(service, options?.filter)?.pick(options?.hashKey)?.instance;
   }
 
   instances(service: string, filter?: InstanceFilter): readonly Instance[] {
     if (this.#stopped) return [];
-    return this.pool(service, filter)
-      .endpoints()
-      .map((ep) => ep.instance);
+    const pool = this.#lookup(service, filter);
+    return pool ? pool.endpoints().map((ep) => ep.instance) : [];
   }
 
   fetch(service: string, path: string, init?: DiscoveryFetchInit): Promise<DiscoveryResponse> {
@@ -213,8 +256,14 @@ export class ClientCore implements DiscoveryClient {
   }
 
   resolver<Ctx = unknown>(service: string, filter?: ResolverFilter<Ctx>): Resolver<Ctx> {
-    if (typeof service !== 'string' || service === '') {
+    if (typeof service !== 'string') {
       throw new TypeError('@koa-mesh/discovery: resolver() expects a service name');
+    }
+    const problem = serviceNameProblem(service);
+    if (problem !== undefined) {
+      throw new TypeError(
+        `@koa-mesh/discovery: resolver() expects a service name Consul can hold, got "${shownServiceName(service)}" (${problem})`,
+      );
     }
     const { hashKey, ...instanceFilter } = filter ?? {};
     if (hashKey !== undefined && typeof hashKey !== 'function') {
@@ -275,6 +324,7 @@ export class ClientCore implements DiscoveryClient {
     for (const pool of this.#pools.values()) pool.close();
     this.#pools.clear();
     this.#filtered = 0;
+    this.#unpinned = 0;
     // Graceful: calls in flight finish; a body nobody reads cannot hold stop() past the deadline.
     const dispatchers = [...this.#dispatchers.values()];
     this.#dispatchers.clear();

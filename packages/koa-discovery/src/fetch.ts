@@ -189,7 +189,9 @@ export async function discoveryFetch(
   pathGiven: string,
   init: DiscoveryFetchInit = NO_INIT,
 ): Promise<DiscoveryResponse> {
-  if (typeof service !== 'string' || service === '') {
+  // A string no registry can hold (empty, too long, characters Consul refuses) is refused by the
+  // pool look-up with a 503, as an unknown service is: it often comes from request input.
+  if (typeof service !== 'string') {
     throw new TypeError('@koa-mesh/discovery: fetch() expects a service name');
   }
   if (typeof pathGiven !== 'string' || !pathGiven.startsWith('/')) {
@@ -229,8 +231,8 @@ export async function discoveryFetch(
     await loading;
     at = now();
   }
-  // A filtered pool idle across an await may have been dropped: take the current one. Nothing is
-  // in flight on it yet, and from the first acquire on it cannot be dropped.
+  // A pool idle across an await may have been dropped: take the current one. Nothing is in
+  // flight on it yet, and from the first acquire on it cannot be dropped.
   if (pool.closed) pool = deps.pool(service, init.filter);
   const headers: Record<string, string | string[]> = {};
   const given = init.headers;

@@ -4,6 +4,7 @@ import type { Breaker } from './endpoint.js';
 import { OUTLIER_DEFAULTS, type NormalizedOutlier, type OutlierOptions } from './outlier.js';
 import { normalizeRegistration } from './registration.js';
 import type { Registration, Registry } from './registry.js';
+import { serviceNameProblem, shownServiceName } from './service-name.js';
 import { StaticRegistry, type StaticInstance } from './static-registry.js';
 import {
   functionOption,
@@ -74,6 +75,14 @@ export interface DiscoveryOptions {
    * pools are not counted. @default 100
    */
   maxFilteredPools?: number;
+  /**
+   * Most services without a filter the client keeps a pool for, besides those in `watch` (which
+   * are never dropped). Each pool holds a Consul blocking query, and service names built from
+   * request input would otherwise open one for every name a client sends: one more drops the
+   * least recently used idle one (never one with a call in flight), ends its blocking query when
+   * no other pool of the service has one, and loses its outlier-ejection state. @default 100
+   */
+  maxServices?: number;
   /** Injectable randomness (balancers, jitter). @default Math.random */
   random?: RandomSource;
   /** Injectable clock (ejections, retry budget, staleness). @default Date.now */
@@ -100,6 +109,7 @@ export interface NormalizedOptions {
   breaker: ((instanceId: string) => Breaker) | undefined;
   readyTimeoutMs: number;
   maxFilteredPools: number;
+  maxServices: number;
   random: RandomSource;
   now: () => number;
 }
@@ -203,9 +213,20 @@ export function normalizeOptions(options: DiscoveryOptions = {}): NormalizedOpti
   }
 
   const watch = stringArrayOption('watch', options.watch) ?? [];
+  for (const service of watch) {
+    const problem = serviceNameProblem(service);
+    if (problem !== undefined) {
+      throw optionError(
+        'watch',
+        `an array of valid service names ("${shownServiceName(service)}" is not: ${problem})`,
+        watch,
+      );
+    }
+  }
   const breaker = functionOption<(id: string) => Breaker>('breaker', options.breaker);
   const readyTimeoutMs = intOption('readyTimeoutMs', options.readyTimeoutMs, 5000, 0);
   const maxFilteredPools = intOption('maxFilteredPools', options.maxFilteredPools, 100, 1);
+  const maxServices = intOption('maxServices', options.maxServices, 100, 1);
 
   let registry: Registry;
   let ownsRegistry = true;
@@ -253,6 +274,7 @@ export function normalizeOptions(options: DiscoveryOptions = {}): NormalizedOpti
     breaker,
     readyTimeoutMs,
     maxFilteredPools,
+    maxServices,
     random,
     now,
   };

@@ -1,3 +1,4 @@
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import {
   describeWith,
@@ -78,6 +79,41 @@ function counting(inner: Registry): Registry & { live: () => number } {
   };
 }
 
+/** An HTTP proxy in front of Consul that knows which services have a health query open now. */
+async function consulProxy(target: string): Promise<RunningServer & { querying(): string[] }> {
+  const open = new Map<ServerResponse, string>();
+  const { hostname, port } = new URL(target);
+  const running = await startApp((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url!, 'http://proxy');
+    const prefix = '/v1/health/service/';
+    if (url.pathname.startsWith(prefix)) {
+      open.set(res, decodeURIComponent(url.pathname.slice(prefix.length)));
+    }
+    const upstream = httpRequest(
+      {
+        host: hostname,
+        port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent: false,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+    // Answered, or the client went away (a cancelled query): the query ends here and at Consul.
+    res.on('close', () => {
+      open.delete(res);
+      upstream.destroy();
+    });
+  });
+  return Object.assign(running, { querying: () => [...new Set(open.values())].sort() });
+}
+
 describeWith(['consul'], 'bounded pools and keep-alive pools (real Consul agent)', () => {
   let consul: ConsulServer;
   const cleanup: (() => Promise<void>)[] = [];
@@ -128,14 +164,30 @@ describeWith(['consul'], 'bounded pools and keep-alive pools (real Consul agent)
 
   function caller(
     options: DiscoveryOptions = {},
+    url = consul.url,
   ): DiscoveryMiddleware & { registry: ReturnType<typeof counting> } {
-    const registry = counting(new ConsulRegistry({ url: consul.url, watch: FAST_WATCH }));
+    const registry = counting(new ConsulRegistry({ url, watch: FAST_WATCH }));
     const mw = discovery({ registry, ...options });
     cleanup.push(async () => {
       await mw.stop();
       await registry.close();
     });
     return Object.assign(mw, { registry });
+  }
+
+  async function proxy(): Promise<Awaited<ReturnType<typeof consulProxy>>> {
+    const p = await consulProxy(consul.url);
+    cleanup.push(() => p.close());
+    return p;
+  }
+
+  /** Services with an unfiltered pool in the client now. */
+  function services(mw: DiscoveryMiddleware): string[] {
+    return mw
+      .snapshot()
+      .services.filter((s) => !s.filter)
+      .map((s) => s.service)
+      .sort();
   }
 
   /** Filtered pools of `service` that the client holds now. */
@@ -253,6 +305,133 @@ describeWith(['consul'], 'bounded pools and keep-alive pools (real Consul agent)
     await waitFor(() => before.sockets.size === 0, {
       message: 'the keep-alive socket to the old port to close',
     });
+  });
+
+  it('keeps the number of services, watch subscriptions and blocking queries bounded when service names come from request input', async () => {
+    const any = await app('any');
+    const pinned = await app('pinned');
+    await register('bp-any', 'bp-any-1', any.port);
+    await register('bp-pinned', 'bp-pinned-1', pinned.port);
+    const consulSide = await proxy();
+    const mw = caller({ maxServices: 3, watch: ['bp-pinned'] }, consulSide.url);
+    await mw.start();
+    const front = new Koa();
+    front.use(mw);
+    front.use(async (ctx) => {
+      // The pattern the audit found: the service name from the query string.
+      const res = await ctx.state.discovery.fetch(String(ctx.query.service), '/');
+      ctx.body = await res.body.json();
+    });
+    const server = await startApp(front);
+    cleanup.push(() => server.close());
+
+    await request(server.url).get('/?service=bp-pinned').expect(200, { name: 'pinned' });
+    await request(server.url).get('/?service=bp-any').expect(200, { name: 'any' });
+    for (let i = 0; i < 30; i++) {
+      await request(server.url).get(`/?service=bp-nope-${i}`).expect(503);
+    }
+    // And more through the synchronous calls, which create pools just as well.
+    for (let i = 0; i < 200; i++) {
+      mw.client.instances(`bp-sync-${i}`);
+      mw.client.pick(`bp-pick-${i}`);
+    }
+    const kept = services(mw);
+    // The pinned service (listed in `watch`) is never dropped, and is not counted.
+    expect(kept).toContain('bp-pinned');
+    expect(kept.length).toBeLessThanOrEqual(3 + 1);
+    expect(mw.registry.live()).toBe(kept.length);
+    // The dropped services' blocking queries end at Consul: only the kept ones stay open.
+    await waitFor(
+      () =>
+        consulSide.querying().every((name) => kept.includes(name)) &&
+        consulSide.querying().includes('bp-pinned'),
+      { message: `only the kept services (${kept.join(', ')}) to have a blocking query open` },
+    );
+
+    // A dropped service comes back on its next use, with a fresh list; the pinned one never left.
+    await request(server.url).get('/?service=bp-any').expect(200, { name: 'any' });
+    await request(server.url).get('/?service=bp-pinned').expect(200, { name: 'pinned' });
+    expect(services(mw).length).toBeLessThanOrEqual(3 + 1);
+  });
+
+  it('never drops a service pool with a request in flight, and drops it once the call ended', async () => {
+    const busy = await app('busy');
+    await register('bp-busy', 'bp-busy-1', busy.port);
+    const mw = caller({ maxServices: 2 });
+    const call = mw.client.fetch('bp-busy', '/slow');
+    call.catch(() => undefined); // awaited below; a failed assertion first must not leave it unhandled
+    await waitFor(() => busy.ports.length === 1, {
+      message: 'the held call to reach the upstream',
+    });
+
+    for (let i = 0; i < 20; i++) mw.client.instances(`bp-busy-other-${i}`);
+    const pool = (): ReturnType<DiscoveryMiddleware['snapshot']>['services'][number] | undefined =>
+      mw.snapshot().services.find((s) => s.service === 'bp-busy');
+    expect(pool()?.instances.map((i) => i.inflight)).toEqual([1]);
+    expect(services(mw).length).toBeLessThanOrEqual(2 + 1);
+
+    busy.open();
+    const res = await call;
+    expect(await res.body.json()).toEqual({ name: 'busy' });
+    await waitFor(() => pool()?.instances[0]?.inflight === 0, {
+      message: 'the held call to be released',
+    });
+    for (let i = 0; i < 20; i++) mw.client.instances(`bp-busy-later-${i}`);
+    expect(pool()).toBeUndefined();
+    expect(services(mw).length).toBeLessThanOrEqual(2);
+  });
+
+  it('refuses at once a service name Consul cannot be asked for, without a pool or a query', async () => {
+    const odd = await app('odd');
+    // Consul 1.8 takes almost any name: spaces, slashes, non-ASCII, emoji, punctuation.
+    const oddName = 'bp odd/é_😀:x.y';
+    await register(oddName, 'bp-odd-1', odd.port);
+    const consulSide = await proxy();
+    const mw = caller({ readyTimeoutMs: 300 }, consulSide.url);
+    const res = await mw.client.fetch(oddName, '/');
+    expect(await res.body.json()).toEqual({ name: 'odd' });
+
+    const bad = [
+      '',
+      '.',
+      '..',
+      'bp/../x',
+      'bp//x',
+      '/bp',
+      'bp\nx',
+      'bp\u0000x',
+      'bp\u007fx',
+      'bp\u00a0x', // no-break space: Consul answers 400 to any non-printable character
+      'bp\u200bx', // zero-width space (a format character)
+      'bp\ud800x', // a lone surrogate cannot be put in a URL at all
+      'x'.repeat(513),
+    ];
+    for (const name of bad) {
+      await expect(mw.client.fetch(name, '/')).rejects.toMatchObject({
+        code: 'ERR_KOA_MESH_SERVICE_UNAVAILABLE',
+        status: 503,
+        message: expect.stringMatching(/not a valid service name/),
+      });
+      expect(mw.client.pick(name)).toBeUndefined();
+      expect(mw.client.instances(name)).toEqual([]);
+      expect(() => mw.client.resolver(name)).toThrow(TypeError);
+    }
+    expect(services(mw)).toEqual([oddName]);
+    expect(mw.registry.live()).toBe(1);
+    expect(consulSide.querying().every((name) => name === oddName)).toBe(true);
+
+    // Through the middleware, a client's bad name is a 503 problem, not a 500.
+    const front = new Koa();
+    front.use(mw);
+    front.use(async (ctx) => {
+      const r = await ctx.state.discovery.fetch(String(ctx.query.service), '/');
+      ctx.body = await r.body.json();
+    });
+    const server = await startApp(front);
+    cleanup.push(() => server.close());
+    const answer = await request(server.url).get('/?service=a%00b').expect(503);
+    expect(answer.body).toMatchObject({ code: 'ERR_KOA_MESH_SERVICE_UNAVAILABLE' });
+    expect(answer.body.detail).toMatch(/not a valid service name/);
   });
 
   it('shares the unfiltered pool for an empty filter ({}, or fields all undefined or empty)', async () => {

@@ -88,6 +88,12 @@ describe('discovery() option validation', () => {
       { watch: 'orders' },
       `${P} \`watch\` to be an array of non-empty strings, got "orders"`,
     ],
+    [
+      'watch (a service name Consul cannot be asked for)',
+      { watch: ['orders', 'a\nb'] },
+      `${P} \`watch\` to be an array of valid service names ("a\\nb" is not: it has a control, format, non-printable or unpaired surrogate character, which Consul refuses in a URL), got ["orders","a\\nb"]`,
+    ],
+    ['watch (empty)', { watch: [''] }, `${P} \`watch\` to be an array of non-empty strings`],
     ['breaker', { breaker: {} }, `${P} \`breaker\` to be a function, got {}`],
     [
       'readyTimeoutMs',
@@ -103,6 +109,12 @@ describe('discovery() option validation', () => {
       'maxFilteredPools (not an integer)',
       { maxFilteredPools: Infinity },
       `${P} \`maxFilteredPools\` to be a positive integer, got Infinity`,
+    ],
+    ['maxServices', { maxServices: 0 }, `${P} \`maxServices\` to be a positive integer, got 0`],
+    [
+      'maxServices (not an integer)',
+      { maxServices: 2.5 },
+      `${P} \`maxServices\` to be a positive integer, got 2.5`,
     ],
     ['random', { random: 0.5 }, `${P} \`random\` to be a function, got 0.5`],
     ['now', { now: 'today' }, `${P} \`now\` to be a function, got "today"`],
