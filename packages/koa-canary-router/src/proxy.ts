@@ -87,6 +87,28 @@ export function normalizeProxyOptions(raw: unknown): NormalizedProxyOptions {
 
 type Release = (outcome: ReleaseOutcome) => void;
 
+/** The part of an AbortSignal the proxy uses (structural: any copy, any realm). */
+interface SignalLike {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/**
+ * `ctx.state.signal`, the signal `@koa-mesh/breaker` hands to downstream work and aborts on its
+ * timeout (so the breaker's 504 does not leave the upstream exchange running), when it is one.
+ */
+function stateSignal(ctx: Context): SignalLike | undefined {
+  const s = (ctx.state as { signal?: unknown }).signal as Partial<SignalLike> | null | undefined;
+  return typeof s === 'object' &&
+    s !== null &&
+    typeof s.aborted === 'boolean' &&
+    typeof s.addEventListener === 'function' &&
+    typeof s.removeEventListener === 'function'
+    ? (s as SignalLike)
+    : undefined;
+}
+
 /** The request body to send: none, the client's stream, or a replay of what a parser read. */
 function requestBody(ctx: Context): { body: Buffer | Context['req'] | null; replay?: number } {
   const req = ctx.req;
@@ -188,6 +210,17 @@ export class UpstreamProxy {
       if (!responded && !res.writableFinished) controller.abort();
     };
     res.once('close', onClientClose);
+    // A caller's signal (a breaker's timeout) that aborts ends the exchange the same way: whoever
+    // aborted it answers. Only requests that carry one pay for the listener.
+    const signal = stateSignal(ctx);
+    let onAbort: (() => void) | undefined;
+    if (signal !== undefined) {
+      if (signal.aborted) controller.abort();
+      else {
+        onAbort = () => controller.abort();
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+    }
     // A client that left during an await before this (the resolver, the trace context) has
     // already closed: send nothing rather than an exchange nobody reads.
     if (res.destroyed) controller.abort();
@@ -204,8 +237,9 @@ export class UpstreamProxy {
       });
     } catch (err) {
       res.off('close', onClientClose);
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
       done(false, undefined, err);
-      if (controller.signal.aborted) return; // nobody left to answer
+      if (controller.signal.aborted) return; // nobody left to answer (or the aborter answers)
       throw upstreamError(err);
     }
     const { statusCode, body: stream } = data;
@@ -240,13 +274,15 @@ export class UpstreamProxy {
         small = Buffer.from(await stream.arrayBuffer());
       } catch (err) {
         res.off('close', onClientClose);
+        if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
         if (controller.signal.aborted || res.destroyed) return;
         throw upstreamError(err);
       }
     }
     responded = true;
     res.off('close', onClientClose);
-    if (res.destroyed) {
+    if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+    if (res.destroyed || controller.signal.aborted) {
       stream.destroy();
       return;
     }
