@@ -227,9 +227,14 @@ export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
     return proxyTo(ctx, arm, nextUpstream(arm, target.upstreams), undefined);
   } as CanaryRouter;
 
-  function record(ctx: Context, decision: CanaryDecision): void {
+  /**
+   * Records the decision in `ctx.state.canary` and, when that version serves the request,
+   * `ctx.state.version` (what metrics and tracing label it with): a request no target could serve
+   * (the 503) carries no version.
+   */
+  function record(ctx: Context, decision: CanaryDecision, serves = true): void {
     const state = ctx.state as { version?: string; canary?: CanaryDecision };
-    state.version = decision.version;
+    if (serves) state.version = decision.version;
     state.canary = decision;
     if (listeners.has('decision')) {
       for (const err of listeners.emit('decision', { ...decision, ctx })) report(ctx, err);
@@ -244,7 +249,7 @@ export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
     cause: unknown,
     fallback?: CanaryDecision['fallback'],
   ): void {
-    record(ctx, decisionOf(arm, matched, key, fallback));
+    record(ctx, decisionOf(arm, matched, key, fallback), false);
     const err = new NoTargetError(fallback?.from ?? arm.name, { cause });
     report(ctx, err);
     renderProblem(ctx, err, undefined);

@@ -397,6 +397,33 @@ describe('fallback to stable', () => {
   });
 });
 
+describe('ctx.state.version when nothing serves', () => {
+  it('leaves ctx.state.version unset on the 503 (metrics and tracing must not label it stable), keeping the decision in ctx.state.canary', async () => {
+    const none = () => Promise.reject(new Error('empty catalog'));
+    const router = canaryRouter({
+      arms: { stable: { target: none, version: '1.0.0' }, canary: { target: none, weight: 100 } },
+    });
+    const seen: Array<{ has: boolean; canary: unknown }> = [];
+    const app = appWith(async (ctx, next) => {
+      await next();
+      seen.push({ has: 'version' in ctx.state, canary: ctx.state.canary });
+    }, router);
+    const res = await request(app.callback()).get('/');
+    expect(res.status).toBe(503);
+    expect(res.headers['x-service-version']).toBeUndefined();
+    expect(seen).toEqual([
+      {
+        has: false,
+        canary: expect.objectContaining({
+          arm: 'stable',
+          fallback: { from: 'canary', error: new Error('empty catalog') },
+        }),
+      },
+    ]);
+    await router.close();
+  });
+});
+
 describe('Koa 2', () => {
   it('routes, records and dispatches the same way', async () => {
     const app = new Koa2();
