@@ -131,7 +131,8 @@ export class ClientCore implements DiscoveryClient {
   #lookup(service: string, filter: InstanceFilter | undefined): ServicePool | undefined {
     const key = filterKey(service, filter);
     const found = this.#pools.get(key);
-    if (found) {
+    // A name with the key's separator in it (never a valid one) may spell another service's key.
+    if (found && found.service === service) {
       found.lastUsed = ++this.#uses;
       return found;
     }

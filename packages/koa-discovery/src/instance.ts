@@ -48,19 +48,36 @@ export function matchesFilter(instance: Instance, filter: InstanceFilter | undef
 }
 
 /**
- * A stable key for a filter (sorted), so equal filters share one pool. A filter that asks for
- * nothing (`{}`, or fields all undefined or empty) has the key of no filter: `service` itself.
+ * One part of a filter key: a string length-prefixed (`3:a,b`), so no value can pass for a
+ * separator or for two parts. A meta value `undefined` (matches instances without the key) and any
+ * other non-string (matches no instance) get markers of their own.
+ */
+function keyPart(v: unknown): string {
+  return typeof v === 'string' ? `${v.length}:${v}` : v === undefined ? 'u' : 'x';
+}
+
+/**
+ * Separates the service from the filter in a key: a character no valid service name holds (see
+ * serviceNameProblem), so no service name's key equals another service's filtered key.
+ */
+const SEP = '\u0000';
+
+/**
+ * A stable key for a filter (sorted), so equal filters share one pool, and different filters never
+ * do: every tag, meta key and value and the `dc` is length-prefixed, so `tags: ['a,b']` and
+ * `tags: ['a', 'b']`, or meta values holding `,` or `=`, get keys of their own. A filter that asks
+ * for nothing (`{}`, or fields all undefined or empty) has the key of no filter: `service` itself,
+ * with no work done.
  */
 export function filterKey(service: string, filter: InstanceFilter | undefined): string {
   if (!filter) return service;
   const metaKeys = filter.meta ? Object.keys(filter.meta) : undefined;
   if (!filter.tags?.length && !metaKeys?.length && !filter.dc) return service;
-  const tags = filter.tags ? [...filter.tags].sort().join(',') : '';
-  const meta = metaKeys
-    ? metaKeys
-        .sort()
-        .map((k) => `${k}=${filter.meta![k]}`)
-        .join(',')
-    : '';
-  return `${service}|dc=${filter.dc ?? ''}|tags=${tags}|meta=${meta}`;
+  let key = `${service}${SEP}${keyPart(filter.dc ?? '')}${SEP}`;
+  if (filter.tags) for (const tag of [...filter.tags].sort()) key += keyPart(tag);
+  key += SEP;
+  if (metaKeys) {
+    for (const k of metaKeys.sort()) key += `${keyPart(k)}${keyPart(filter.meta![k])}`;
+  }
+  return key;
 }

@@ -16,6 +16,7 @@ import {
   type DiscoveryMiddleware,
   type DiscoveryOptions,
   type Instance,
+  type InstanceFilter,
   type Registry,
   type RegistryWatch,
 } from '../src/index.js';
@@ -463,6 +464,51 @@ describeWith(['consul'], 'bounded pools and keep-alive pools (real Consul agent)
       ['bp-empty', undefined],
     ]);
     expect(mw.registry.live()).toBe(1);
+  });
+
+  it('gives filters whose tags or meta values hold `,` or `=` pools of their own (no key collision)', async () => {
+    const joined = await app('joined');
+    const split = await app('split');
+    const named = await app('named');
+    for (const [id, port, tags, meta, name] of [
+      ['bp-key-1', joined.port, ['a,b'], { v: '1,w=2' }, 'bp-key'],
+      ['bp-key-2', split.port, ['a', 'b'], { v: '1', w: '2' }, 'bp-key'],
+      // A valid service name that spelled a filtered pool's key of `bp-key` before.
+      ['bp-key-3', named.port, [], {}, 'bp-key|dc=|tags=a,b|meta='],
+    ] as const) {
+      const res = await fetch(`${consul.url}/v1/agent/service/register`, {
+        method: 'PUT',
+        body: JSON.stringify({
+          ID: id,
+          Name: name,
+          Address: '127.0.0.1',
+          Port: port,
+          Tags: tags,
+          Meta: meta,
+        }),
+      });
+      if (!res.ok) throw new Error(`register ${id}: ${res.status} ${await res.text()}`);
+      cleanup.unshift(async () => {
+        await fetch(`${consul.url}/v1/agent/service/deregister/${id}`, { method: 'PUT' });
+      });
+    }
+    const mw = caller();
+    const ports = (service: string, filter: InstanceFilter): number[] =>
+      mw.client.instances(service, filter).map((i) => i.port);
+    const called = async (service: string, filter: InstanceFilter): Promise<unknown> =>
+      (await (await mw.client.fetch(service, '/', { filter })).body.json()) as unknown;
+
+    // Whichever filter comes first, the other one gets its own pool and its own instances.
+    expect(await called('bp-key', { tags: ['a,b'] })).toEqual({ name: 'joined' });
+    expect(await called('bp-key', { tags: ['a', 'b'] })).toEqual({ name: 'split' });
+    expect(ports('bp-key', { tags: ['a,b'] })).toEqual([joined.port]);
+    expect(ports('bp-key', { tags: ['b', 'a'] })).toEqual([split.port]);
+    expect(await called('bp-key', { meta: { v: '1', w: '2' } })).toEqual({ name: 'split' });
+    expect(await called('bp-key', { meta: { v: '1,w=2' } })).toEqual({ name: 'joined' });
+    expect(ports('bp-key', { meta: { w: '2', v: '1' } })).toEqual([split.port]);
+    expect(await called('bp-key|dc=|tags=a,b|meta=', {})).toEqual({ name: 'named' });
+    expect(filteredPools(mw, 'bp-key')).toBe(4);
+    expect(services(mw)).toEqual(['bp-key|dc=|tags=a,b|meta=']);
   });
 
   it('closes the keep-alive pool of an instance that left Consul', async () => {
