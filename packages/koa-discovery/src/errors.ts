@@ -36,15 +36,24 @@ export function isServiceUnavailableError(err: unknown): err is ServiceUnavailab
   );
 }
 
-/** The upstream answered with a retryable status; carries the response out of a breaker. */
+/**
+ * The upstream answered a status the instance's breaker must judge (a 5xx, or a 429 carrying
+ * `Retry-After`); carries the response out of the breaker. It has `status` and `statusCode` and
+ * the response `headers`, the shape breakers read: `@koa-mesh/breaker` counts a 5xx as a failure
+ * and opens for the `Retry-After` of a 429 or 503.
+ */
 export class UpstreamStatusError extends Error {
   readonly code = 'ERR_KOA_MESH_DISCOVERY_UPSTREAM_STATUS';
+  readonly status: number;
   constructor(
     readonly statusCode: number,
     readonly response: unknown,
+    /** The response headers (undici's: lowercase names). */
+    readonly headers: Readonly<Record<string, string | string[] | undefined>> = {},
   ) {
     super(`upstream answered ${statusCode}`);
     this.name = 'UpstreamStatusError';
+    this.status = statusCode;
   }
 }
 

@@ -345,7 +345,7 @@ export async function discoveryFetch(
         await res.body.dump().catch(() => undefined);
         dispatcher.active--;
         pool.settle(ep, false, status, undefined);
-        lastError = new UpstreamStatusError(status, undefined);
+        lastError = new UpstreamStatusError(status, undefined, res.headers);
         ep = next;
         continue;
       }
@@ -408,7 +408,11 @@ class CallerRefusal {
   constructor(readonly error: unknown) {}
 }
 
-/** One attempt through the instance's breaker: 5xx count as failures, yet come back as responses. */
+/**
+ * One attempt through the instance's breaker: 5xx answers, and 429 answers carrying `Retry-After`,
+ * reach the breaker as rejections (an UpstreamStatusError with `status` and `headers`), yet come
+ * back to the caller as responses.
+ */
 async function guardedAttempt(
   dispatcher: Dispatcher,
   factory: NonNullable<NormalizedOptions['breaker']>,
@@ -442,8 +446,13 @@ async function guardedAttempt(
         if (isCallerError(err)) return new CallerRefusal(err);
         throw err;
       }
-      // The breaker must see 5xx as failures: carry the response out inside an error.
-      if (res.statusCode >= 500) throw new UpstreamStatusError(res.statusCode, res);
+      // The breaker must see 5xx as failures, and an instance's push-back (429 + Retry-After) to
+      // open for it: carry the response out inside an error with its status and headers. A 429
+      // without Retry-After is no verdict on the instance and resolves.
+      const status = res.statusCode;
+      if (status >= 500 || (status === 429 && res.headers['retry-after'] !== undefined)) {
+        throw new UpstreamStatusError(status, res, res.headers);
+      }
       return res;
     }, signal);
   } catch (err) {
