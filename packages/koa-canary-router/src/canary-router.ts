@@ -17,6 +17,7 @@ import {
   type ReleaseOutcome,
   type Resolver,
 } from './options.js';
+import { guardedForward } from './guard.js';
 import { UpstreamProxy } from './proxy.js';
 import { upstreamOf, type Upstream } from './targets.js';
 import type { Weights } from './weights.js';
@@ -58,6 +59,8 @@ function isUrl(value: unknown): value is URL {
 function renderProblem(ctx: Context, err: CanaryRouterError, version: string | undefined): void {
   ctx.status = err.status;
   if (version !== undefined) ctx.set('X-Service-Version', version);
+  // E.g. the Retry-After of an arm breaker's refusal; empty for the other errors.
+  for (const name in err.headers) ctx.set(name, err.headers[name]!);
   const requestId = (ctx.state as { requestId?: unknown }).requestId;
   // Serialised here: Koa 2 would relabel an object body application/json.
   ctx.type = 'application/problem+json';
@@ -113,7 +116,11 @@ export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
     release: ((outcome: ReleaseOutcome) => void) | undefined,
   ): Promise<void> {
     try {
-      await proxy!.forward(ctx, upstream, arm.headers, arm.version, release);
+      if (arm.breaker === undefined) {
+        await proxy!.forward(ctx, upstream, arm.headers, arm.version, release);
+      } else {
+        await guardedForward(proxy!, ctx, arm, arm.breaker, upstream, release);
+      }
     } catch (err) {
       if (!isCanaryRouterError(err)) throw err;
       report(ctx, err);

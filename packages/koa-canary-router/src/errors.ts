@@ -6,6 +6,7 @@ export const ERROR_CODES = Object.freeze({
   UPSTREAM_TIMEOUT: 'ERR_KOA_MESH_CANARY_UPSTREAM_TIMEOUT',
   BODY_CONSUMED: 'ERR_KOA_MESH_CANARY_BODY_CONSUMED',
   BAD_REQUEST_TARGET: 'ERR_KOA_MESH_CANARY_BAD_REQUEST_TARGET',
+  ARM_BREAKER: 'ERR_KOA_MESH_CANARY_ARM_BREAKER',
 });
 
 /**
@@ -123,6 +124,32 @@ export class BadRequestTargetError extends CanaryRouterError {
       'Bad request target',
       'the request target has no path that can be forwarded',
     );
+  }
+}
+
+/**
+ * An arm's `breaker` did not let the call through (an open circuit, a full bulkhead) or ended it
+ * (its timeout). Carries the breaker error's status (503, 504) and headers (`Retry-After`), and the
+ * breaker's error as `cause`.
+ */
+export class ArmBreakerError extends CanaryRouterError {
+  /** The arm whose breaker answered. */
+  readonly arm: string;
+
+  constructor(arm: string, status: number, headers: Record<string, string>, cause: unknown) {
+    const message = (cause as { message?: unknown } | null)?.message;
+    super(
+      ERROR_CODES.ARM_BREAKER,
+      status,
+      'urn:koa-mesh:canary-router:arm-breaker',
+      status === 504 ? 'Gateway timeout' : 'Upstream unavailable',
+      `the breaker of arm "${arm}" did not let the call through${
+        typeof message === 'string' && message !== '' ? `: ${message}` : ''
+      }`,
+      { cause },
+    );
+    this.arm = arm;
+    this.headers = headers;
   }
 }
 

@@ -2,6 +2,7 @@ export { canaryRouter } from './canary-router.js';
 export type { CanaryRouter } from './canary-router.js';
 export type {
   ArmOptions,
+  Breaker,
   CanaryRouterOptions,
   CookieOptions,
   InProcessMiddleware,
@@ -16,6 +17,7 @@ export type {
 export type { CanaryDecision, CanaryRouterEvents } from './events.js';
 export type { Weights } from './weights.js';
 export {
+  ArmBreakerError,
   BadRequestTargetError,
   BodyConsumedError,
   CanaryRouterError,

@@ -8,6 +8,7 @@ import {
   checkWeight,
   isPlainObject,
   optionError,
+  type Breaker,
   type CanaryRouterOptions,
 } from './options.js';
 import { normalizeProxyOptions, type NormalizedProxyOptions } from './proxy.js';
@@ -22,6 +23,8 @@ export interface Arm {
   readonly version: string;
   readonly target: CompiledTarget;
   readonly headers: RequestHeaderPlan;
+  /** Guards the arm's upstream exchanges (proxied arms only). */
+  readonly breaker: Breaker | undefined;
   /** Round-robin position over a URL list. */
   cursor: number;
   /** Requests this arm served. */
@@ -119,6 +122,27 @@ export function normalizeOptions(input: unknown): Normalized {
         armHeaderNames.add(h.toLowerCase());
       }
     }
+    const breaker = raw.breaker;
+    if (breaker !== undefined) {
+      if (
+        (typeof breaker !== 'object' && typeof breaker !== 'function') ||
+        breaker === null ||
+        typeof (breaker as { execute?: unknown }).execute !== 'function'
+      ) {
+        throw optionError(
+          `${at}.breaker`,
+          'a breaker with an `execute(fn, signal?)` function',
+          breaker,
+        );
+      }
+      if (target.kind === 'middleware') {
+        throw optionError(
+          `${at}.breaker`,
+          'omitted on an in-process arm (it guards proxied upstreams; wrap the middleware in @koa-mesh/breaker instead)',
+          breaker,
+        );
+      }
+    }
     if (name === stableName) {
       if (raw.weight !== undefined) stableWeight = checkWeight(`${at}.weight`, raw.weight);
     } else {
@@ -134,6 +158,7 @@ export function normalizeOptions(input: unknown): Normalized {
         armHeaderNames,
         armHeaders,
       },
+      breaker: breaker as Breaker | undefined,
       cursor: 0,
       served: 0,
       rethrow: rethrowWithVersion(version),

@@ -47,6 +47,15 @@ export type Target =
  */
 export type InProcessMiddleware = Middleware | ((ctx: never, next: never) => unknown);
 
+/**
+ * A guarded call, structurally the koa-mesh `Breaker`: `@koa-mesh/breaker`'s `CircuitBreaker`, or
+ * your own. `execute` runs `fn`, whose rejection counts against the breaker, and may refuse to
+ * run it by rejecting with an error carrying an HTTP `status` (and `headers`, e.g. `Retry-After`).
+ */
+export interface Breaker {
+  execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T>;
+}
+
 /** One version of the service. */
 export interface ArmOptions {
   /** Where this arm's requests go. */
@@ -60,6 +69,14 @@ export interface ArmOptions {
   version?: string;
   /** Request headers added (or replaced) on requests proxied to this arm. @default {} */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * Guards this arm's upstream (proxied arms only): every exchange runs in `breaker.execute`,
+   * with a 5xx answer or a connection error, timeout or break before the response counted as a
+   * failure. A refusal (an open circuit, a full bulkhead, the breaker's timeout) is answered as
+   * problem+json with the breaker error's status and headers (503 + `Retry-After`), code
+   * `ERR_KOA_MESH_CANARY_ARM_BREAKER`. One breaker per arm, so each version is guarded apart.
+   */
+  breaker?: Breaker;
 }
 
 /** How a rule tests a value: exact string, or a regular expression. Omitted: present at all. */

@@ -88,17 +88,22 @@ export function normalizeProxyOptions(raw: unknown): NormalizedProxyOptions {
 type Release = (outcome: ReleaseOutcome) => void;
 
 /** The part of an AbortSignal the proxy uses (structural: any copy, any realm). */
-interface SignalLike {
+export interface SignalLike {
   readonly aborted: boolean;
   addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
   removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+function unlisten(a: SignalLike | undefined, b: SignalLike | undefined, fn: () => void): void {
+  a?.removeEventListener('abort', fn);
+  b?.removeEventListener('abort', fn);
 }
 
 /**
  * `ctx.state.signal`, the signal `@koa-mesh/breaker` hands to downstream work and aborts on its
  * timeout (so the breaker's 504 does not leave the upstream exchange running), when it is one.
  */
-function stateSignal(ctx: Context): SignalLike | undefined {
+export function stateSignal(ctx: Context): SignalLike | undefined {
   const s = (ctx.state as { signal?: unknown }).signal as Partial<SignalLike> | null | undefined;
   return typeof s === 'object' &&
     s !== null &&
@@ -165,8 +170,10 @@ export class UpstreamProxy {
 
   /**
    * Proxies the request and sets status, headers and `ctx.body` (the upstream's stream). Throws a
-   * CanaryRouterError when no response came; returns quietly when the client went away first.
-   * `release` is called exactly once, when the exchange has ended.
+   * CanaryRouterError when no response came; returns quietly (0) when the client went away first,
+   * or `ctx.state.signal` or `guard` (an arm breaker's signal) aborted. Resolves with the
+   * upstream's status once the response is handed to Koa. `release` is called exactly once, when
+   * the exchange has ended.
    */
   async forward(
     ctx: Context,
@@ -174,7 +181,8 @@ export class UpstreamProxy {
     plan: RequestHeaderPlan,
     version: string,
     release: Release | undefined,
-  ): Promise<void> {
+    guard?: SignalLike,
+  ): Promise<number> {
     // Outcome tracking only when a resolver wants it: no clock reads or listeners otherwise.
     const started = release === undefined ? 0 : performance.now();
     let released = release === undefined;
@@ -214,11 +222,12 @@ export class UpstreamProxy {
     // aborted it answers. Only requests that carry one pay for the listener.
     const signal = stateSignal(ctx);
     let onAbort: (() => void) | undefined;
-    if (signal !== undefined) {
-      if (signal.aborted) controller.abort();
+    if (signal !== undefined || guard !== undefined) {
+      if (signal?.aborted || guard?.aborted) controller.abort();
       else {
         onAbort = () => controller.abort();
-        signal.addEventListener('abort', onAbort, { once: true });
+        signal?.addEventListener('abort', onAbort, { once: true });
+        guard?.addEventListener('abort', onAbort, { once: true });
       }
     }
     // A client that left during an await before this (the resolver, the trace context) has
@@ -237,9 +246,9 @@ export class UpstreamProxy {
       });
     } catch (err) {
       res.off('close', onClientClose);
-      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+      if (onAbort !== undefined) unlisten(signal, guard, onAbort);
       done(false, undefined, err);
-      if (controller.signal.aborted) return; // nobody left to answer (or the aborter answers)
+      if (controller.signal.aborted) return 0; // nobody left to answer (or the aborter answers)
       throw upstreamError(err);
     }
     const { statusCode, body: stream } = data;
@@ -274,17 +283,17 @@ export class UpstreamProxy {
         small = Buffer.from(await stream.arrayBuffer());
       } catch (err) {
         res.off('close', onClientClose);
-        if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
-        if (controller.signal.aborted || res.destroyed) return;
+        if (onAbort !== undefined) unlisten(signal, guard, onAbort);
+        if (controller.signal.aborted || res.destroyed) return 0;
         throw upstreamError(err);
       }
     }
     responded = true;
     res.off('close', onClientClose);
-    if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+    if (onAbort !== undefined) unlisten(signal, guard, onAbort);
     if (res.destroyed || controller.signal.aborted) {
       stream.destroy();
-      return;
+      return 0;
     }
     ctx.status = statusCode;
     copyResponseHeaders(ctx, data.headers);
@@ -292,11 +301,12 @@ export class UpstreamProxy {
     if (bodyless) {
       // Koa sends no body for these; drain the (empty) upstream body so the socket is reused.
       stream.resume();
-      return;
+      return statusCode;
     }
     ctx.body = small ?? stream;
     // Koa labels a stream or buffer body application/octet-stream; a proxy must not invent a type.
     if (data.headers['content-type'] === undefined) ctx.remove('Content-Type');
+    return statusCode;
   }
 
   /** Closes every pooled connection; in-flight exchanges are cut. */

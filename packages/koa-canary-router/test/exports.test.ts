@@ -3,6 +3,7 @@ import * as api from '../src/index.js';
 describe('public surface', () => {
   it('exports exactly these runtime names', () => {
     expect(Object.keys(api).sort()).toEqual([
+      'ArmBreakerError',
       'BadRequestTargetError',
       'BodyConsumedError',
       'CanaryRouterError',

@@ -31,6 +31,23 @@ describe('options validation', () => {
       `${P} \`arms.stable\` to be an arm object ({ target, weight? }), got "${T}"`,
     ],
     [
+      'a breaker without execute',
+      withArms({ stable: { target: T, breaker: { fire: () => undefined } } }),
+      `${P} \`arms.stable.breaker\` to be a breaker with an \`execute(fn, signal?)\` function, got an object`,
+    ],
+    [
+      'a breaker that is not an object',
+      withArms({ stable: { target: T, breaker: true } }),
+      `${P} \`arms.stable.breaker\` to be a breaker with an \`execute(fn, signal?)\` function, got true`,
+    ],
+    [
+      'a breaker on an in-process arm',
+      withArms({
+        stable: { target: { middleware: () => undefined }, breaker: { execute: () => undefined } },
+      }),
+      `${P} \`arms.stable.breaker\` to be omitted on an in-process arm (it guards proxied upstreams; wrap the middleware in @koa-mesh/breaker instead), got an object`,
+    ],
+    [
       'a weight above 100',
       withArms({ ...ok, canary: { target: T, weight: 120 } }),
       `${P} \`arms.canary.weight\` to be a number from 0 to 100, got 120`,
