@@ -219,7 +219,17 @@ export class ClientCore implements DiscoveryClient {
   }
 
   fetch(service: string, path: string, init?: DiscoveryFetchInit): Promise<DiscoveryResponse> {
-    return discoveryFetch(this.#fetchDeps, service, path, init);
+    return discoveryFetch(this.#fetchDeps, service, path, init, undefined);
+  }
+
+  /** `fetch` made for the request `ctx` (see RequestClient): its trace context goes upstream. */
+  fetchFor(
+    ctx: object,
+    service: string,
+    path: string,
+    init: DiscoveryFetchInit | undefined,
+  ): Promise<DiscoveryResponse> {
+    return discoveryFetch(this.#fetchDeps, service, path, init, ctx);
   }
 
   #dispatcher(url: string): InstanceDispatcher {

@@ -4,6 +4,7 @@ import { ClientCore, type DiscoveryClient } from './client.js';
 import { isServiceUnavailableError, type ServiceUnavailableError } from './errors.js';
 import { normalizeOptions, type DiscoveryOptions } from './options.js';
 import { REGISTRY_EVENTS, type RegisteredInfo } from './registry.js';
+import { RequestClient } from './request-client.js';
 import type { PoolSnapshot } from './service-pool.js';
 
 /** The HealthCheckResult shape koa-health reads. */
@@ -51,7 +52,10 @@ export interface DiscoveryMiddleware extends Middleware {
   deregister(): Promise<void>;
   /** `deregister()`, then ends watches and frees sockets. Idempotent; final. */
   stop(): Promise<void>;
-  /** The client also found on `ctx.state.discovery`. */
+  /**
+   * The client, for calls made outside a request. `ctx.state.discovery` is the same client seen
+   * from the request: its `fetch` carries the request's trace context.
+   */
   readonly client: DiscoveryClient;
   /** For @koa-mesh/health: warn while stale, in empty-list grace or unregistered. */
   healthCheck(): Promise<HealthCheckResult>;
@@ -96,7 +100,7 @@ export function discovery(options: DiscoveryOptions = {}): DiscoveryMiddleware {
   let stopping: Promise<void> | undefined;
 
   const middleware = async function discoveryMiddleware(ctx, next) {
-    ctx.state.discovery = client;
+    ctx.state.discovery = new RequestClient(client, ctx);
     try {
       await next();
     } catch (err) {

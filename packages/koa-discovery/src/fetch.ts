@@ -68,7 +68,7 @@ export interface FetchDeps {
   pool: (service: string, filter: InstanceFilter | undefined) => ServicePool;
   propagation: {
     ready(): Promise<void> | undefined;
-    inject(h: Record<string, string | string[]>): void;
+    inject(h: Record<string, string | string[]>, ctx: object | undefined): void;
   };
   stopped: () => boolean;
 }
@@ -175,7 +175,8 @@ const NO_INIT: DiscoveryFetchInit = Object.freeze({});
 function ignoreBodyError(): void {}
 
 /**
- * `client.fetch`: pick, call, retry on another instance, release exactly once. The deadline
+ * `client.fetch`: pick, call, retry on another instance, release exactly once. `ctx` is the Koa
+ * context of the request the call is made for (`ctx.state.discovery`), when there is one. The deadline
  * bounds every attempt up to the response headers through undici's own per-request
  * `headersTimeout` (no timer or AbortController of ours per call: they cost a third of the
  * throughput in the bench); reading the body is bounded by undici's `bodyTimeout`.
@@ -188,6 +189,7 @@ export async function discoveryFetch(
   service: string,
   pathGiven: string,
   init: DiscoveryFetchInit = NO_INIT,
+  ctx?: object,
 ): Promise<DiscoveryResponse> {
   // A string no registry can hold (empty, too long, characters Consul refuses) is refused by the
   // pool look-up with a 503, as an unknown service is: it often comes from request input.
@@ -253,7 +255,7 @@ export async function discoveryFetch(
     }
     if (listed) for (const name of listed) delete headers[name];
   }
-  deps.propagation.inject(headers);
+  deps.propagation.inject(headers, ctx);
 
   deps.budget.deposit();
   const breaker = options.breaker;

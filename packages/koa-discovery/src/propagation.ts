@@ -3,13 +3,22 @@ import type * as OtelApiNamespace from '@opentelemetry/api';
 type OtelApi = typeof OtelApiNamespace;
 
 /**
- * Injects the active trace context into outgoing headers through `@opentelemetry/api`, an optional
+ * Where `@koa-mesh/tracing` leaves the request's OpenTelemetry context on the Koa `ctx`, read by
+ * its registry key (no runtime import of tracing). Without a context manager (no SDK),
+ * `context.active()` is empty in a handler: this is the only place the request's trace context
+ * can be found then.
+ */
+const TRACING_CONTEXT = Symbol.for('@koa-mesh/tracing.context');
+
+/**
+ * Injects the trace context into outgoing headers through `@opentelemetry/api`, an optional
  * peer: imported lazily once per factory (cached here, in the closure), and skipped silently when
  * it is not installed.
  */
 export function createPropagation(): {
   ready(): Promise<void> | undefined;
-  inject(headers: Record<string, string | string[]>): void;
+  /** Injects the context `@koa-mesh/tracing` left on `ctx` when there is one, else the active one. */
+  inject(headers: Record<string, string | string[]>, ctx: object | undefined): void;
 } {
   let api: OtelApi | null | undefined;
   let loading: Promise<void> | undefined;
@@ -28,8 +37,13 @@ export function createPropagation(): {
       );
       return loading;
     },
-    inject(headers) {
-      if (api) api.propagation.inject(api.context.active(), headers);
+    inject(headers, ctx) {
+      if (!api) return;
+      const own =
+        ctx === undefined
+          ? undefined
+          : (ctx as { [TRACING_CONTEXT]?: OtelApiNamespace.Context })[TRACING_CONTEXT];
+      api.propagation.inject(own ?? api.context.active(), headers);
     },
   };
 }

@@ -1,5 +1,11 @@
 import { Readable } from 'node:stream';
-import { propagation, type TextMapPropagator } from '@opentelemetry/api';
+import {
+  propagation,
+  ROOT_CONTEXT,
+  trace,
+  type Context,
+  type TextMapPropagator,
+} from '@opentelemetry/api';
 import { freePort, startApp, waitFor, type RunningServer } from '@koa-mesh/testkit';
 import Koa from 'koa';
 import Koa2 from 'koa2';
@@ -8,6 +14,25 @@ import { discovery, StaticRegistry, type DiscoveryMiddleware } from '../src/inde
 import { manualClock, seeded } from './helpers.js';
 
 type Behaviour = (ctx: Koa.Context) => void | Promise<void>;
+
+/** Where @koa-mesh/tracing leaves the request's OpenTelemetry context on ctx. */
+const TRACING_CONTEXT = Symbol.for('@koa-mesh/tracing.context');
+const SPAN = {
+  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  spanId: '00f067aa0ba902b7',
+  traceFlags: 1,
+};
+const TRACEPARENT = `00-${SPAN.traceId}-${SPAN.spanId}-01`;
+
+/** W3C `traceparent` from a context's span context, in a few lines (these tests run no SDK). */
+const traceparentPropagator: TextMapPropagator = {
+  inject(context, carrier, setter) {
+    const span = trace.getSpanContext(context);
+    if (span) setter.set(carrier, 'traceparent', `00-${span.traceId}-${span.spanId}-01`);
+  },
+  extract: (context) => context,
+  fields: () => ['traceparent'],
+};
 
 /** An upstream answering `{ name }`, or whatever `behaviour` says. */
 async function upstream(
@@ -205,6 +230,43 @@ describe('fetch through ctx.state.discovery', () => {
       mids.push(mw);
       await (await mw.client.fetch('orders', '/')).body.dump();
       expect(a.seen[0]!['x-test-propagated']).toBe('yes');
+    } finally {
+      propagation.disable();
+    }
+  });
+
+  it("sends the request's trace context that tracing left on ctx when no context manager is set (no SDK)", async () => {
+    const a = track(await upstream('a'));
+    propagation.setGlobalPropagator(traceparentPropagator);
+    try {
+      const mw = discovery({ services: { orders: [a.url] }, env: false });
+      mids.push(mw);
+      const app = new Koa();
+      // What @koa-mesh/tracing does: the request's context on ctx, under its registry symbol.
+      app.use(async (ctx, next) => {
+        if (ctx.get('x-traced')) {
+          (ctx as unknown as Record<symbol, Context>)[TRACING_CONTEXT] = trace.setSpanContext(
+            ROOT_CONTEXT,
+            SPAN,
+          );
+        }
+        await next();
+      });
+      app.use(mw);
+      app.use(async (ctx) => {
+        await (await ctx.state.discovery.fetch('orders', '/')).body.dump();
+        // Handed around detached, as the client's methods may be.
+        const { fetch } = ctx.state.discovery as DiscoveryMiddleware['client'];
+        await (await fetch('orders', '/')).body.dump();
+        ctx.body = 'ok';
+      });
+      await request(app.callback()).get('/').set('x-traced', '1').expect(200);
+      expect(a.seen.map((h) => h.traceparent)).toEqual([TRACEPARENT, TRACEPARENT]);
+
+      // No context on ctx, or no ctx: context.active(), empty without a context manager.
+      await request(app.callback()).get('/').expect(200);
+      await (await mw.client.fetch('orders', '/')).body.dump();
+      expect(a.seen.slice(2).map((h) => h.traceparent)).toEqual([undefined, undefined, undefined]);
     } finally {
       propagation.disable();
     }
