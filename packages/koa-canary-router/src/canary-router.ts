@@ -1,5 +1,10 @@
 import type { Context, Middleware, Next } from 'koa';
-import { NoTargetError, isCanaryRouterError, type CanaryRouterError } from './errors.js';
+import {
+  ERROR_CODES,
+  NoTargetError,
+  isCanaryRouterError,
+  type CanaryRouterError,
+} from './errors.js';
 import {
   Listeners,
   type CanaryDecision,
@@ -123,7 +128,9 @@ export function canaryRouter(options: CanaryRouterOptions): CanaryRouter {
       }
     } catch (err) {
       if (!isCanaryRouterError(err)) throw err;
-      report(ctx, err);
+      // An arm's breaker refusing (open, bulkhead full) is the breaker doing its job, with events
+      // of its own: one report per refused request would flood the error log while it is open.
+      if (!(err.code === ERROR_CODES.ARM_BREAKER && err.status === 503)) report(ctx, err);
       renderProblem(ctx, err, arm.version);
     }
   }
