@@ -69,6 +69,7 @@ export interface FetchDeps {
   propagation: {
     ready(): Promise<void> | undefined;
     inject(h: Record<string, string | string[]>, ctx: object | undefined): void;
+    carrier(ctx: object | undefined): Record<string, string> | undefined;
   };
   stopped: () => boolean;
 }
@@ -104,6 +105,25 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'expect',
   'http2-settings',
+]);
+
+/**
+ * Headers of every trace format a propagator may write: W3C Trace Context and Baggage, B3 (single
+ * and multi), Jaeger (with its `uberctx-*` baggage). A handler forwarding its request headers
+ * passes on the client's copies: a stale `tracestate`, `baggage` the tracing allowlist filtered,
+ * another trace's `b3` or `uber-trace-id`. When this hop's context is injected, none of them goes.
+ */
+const TRACE_HEADERS = new Set([
+  'traceparent',
+  'tracestate',
+  'baggage',
+  'b3',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'x-b3-flags',
+  'uber-trace-id',
 ]);
 
 /** Lowercased header names a `Connection` value lists beyond the hop-by-hop set, if any. */
@@ -238,6 +258,9 @@ export async function discoveryFetch(
   if (pool.closed) pool = deps.pool(service, init.filter);
   const headers: Record<string, string | string[]> = {};
   const given = init.headers;
+  // What the propagator writes, asked for only when the caller passed a trace header: null when
+  // it writes nothing (the caller's trace headers then go as given).
+  let injected: Record<string, string> | null | undefined;
   if (given) {
     let listed: Set<string> | undefined;
     for (const k of Object.keys(given)) {
@@ -251,11 +274,17 @@ export async function discoveryFetch(
       // undici sets the length of a string or buffer body itself; a forwarded one is the
       // length of some other body.
       if (lower === 'content-length' && !streamBody) continue;
+      if (TRACE_HEADERS.has(lower) || lower.startsWith('uberctx-')) {
+        if (injected === undefined) injected = deps.propagation.carrier(ctx) ?? null;
+        // This hop's context goes instead: only what the propagator writes.
+        if (injected !== null) continue;
+      }
       headers[lower] = v;
     }
     if (listed) for (const name of listed) delete headers[name];
   }
-  deps.propagation.inject(headers, ctx);
+  if (injected === undefined) deps.propagation.inject(headers, ctx);
+  else if (injected !== null) Object.assign(headers, injected);
 
   deps.budget.deposit();
   const breaker = options.breaker;

@@ -19,6 +19,8 @@ export function createPropagation(): {
   ready(): Promise<void> | undefined;
   /** Injects the context `@koa-mesh/tracing` left on `ctx` when there is one, else the active one. */
   inject(headers: Record<string, string | string[]>, ctx: object | undefined): void;
+  /** What the propagator writes for that context, or undefined when it writes nothing. */
+  carrier(ctx: object | undefined): Record<string, string> | undefined;
 } {
   let api: OtelApi | null | undefined;
   let loading: Promise<void> | undefined;
@@ -38,12 +40,23 @@ export function createPropagation(): {
       return loading;
     },
     inject(headers, ctx) {
-      if (!api) return;
-      const own =
-        ctx === undefined
-          ? undefined
-          : (ctx as { [TRACING_CONTEXT]?: OtelApiNamespace.Context })[TRACING_CONTEXT];
-      api.propagation.inject(own ?? api.context.active(), headers);
+      if (api) api.propagation.inject(contextOf(api, ctx), headers);
+    },
+    carrier(ctx) {
+      if (!api) return undefined;
+      const carrier: Record<string, string> = {};
+      api.propagation.inject(contextOf(api, ctx), carrier);
+      for (const _ in carrier) return carrier;
+      return undefined;
     },
   };
+}
+
+/** The context `@koa-mesh/tracing` left on `ctx` when there is one, else the active one. */
+function contextOf(api: OtelApi, ctx: object | undefined): OtelApiNamespace.Context {
+  const own =
+    ctx === undefined
+      ? undefined
+      : (ctx as { [TRACING_CONTEXT]?: OtelApiNamespace.Context })[TRACING_CONTEXT];
+  return own ?? api.context.active();
 }

@@ -272,6 +272,65 @@ describe('fetch through ctx.state.discovery', () => {
     }
   });
 
+  it("drops a forwarded client's trace headers of every format when this hop's context is injected, and keeps them when nothing is", async () => {
+    const a = track(await upstream('a'));
+    const client = {
+      traceparent: '00-11111111111111111111111111111111-2222222222222222-01',
+      tracestate: 'clientvendor=forged',
+      baggage: 'userid=alice,secret=hunter2',
+      b3: '11111111111111111111111111111111-2222222222222222-1',
+      'x-b3-traceid': '11111111111111111111111111111111',
+      'x-b3-spanid': '2222222222222222',
+      'x-b3-parentspanid': '3333333333333333',
+      'x-b3-sampled': '1',
+      'x-b3-flags': '1',
+      'uber-trace-id': '11111111111111111111111111111111:2222222222222222:0:1',
+      'uberctx-user': 'alice',
+      'x-user': 'u1',
+    };
+    const mw = discovery({ services: { orders: [a.url] }, env: false });
+    mids.push(mw);
+    const app = new Koa();
+    app.use(async (ctx, next) => {
+      if (ctx.get('x-traced')) {
+        (ctx as unknown as Record<symbol, Context>)[TRACING_CONTEXT] = trace.setSpanContext(
+          ROOT_CONTEXT,
+          SPAN,
+        );
+      }
+      await next();
+    });
+    app.use(mw);
+    app.use(async (ctx) => {
+      await (await ctx.state.discovery.fetch('orders', '/', { headers: ctx.headers })).body.dump();
+      ctx.body = 'ok';
+    });
+    const forwarded = (): Record<string, unknown> => {
+      const seen = a.seen.at(-1)!;
+      return Object.fromEntries(Object.keys(client).map((h) => [h, seen[h]]));
+    };
+
+    propagation.setGlobalPropagator(traceparentPropagator);
+    try {
+      await request(app.callback()).get('/').set(client).set('x-traced', '1').expect(200);
+      // Only what the propagator writes: this hop's traceparent, none of the client's.
+      expect(forwarded()).toEqual({
+        ...Object.fromEntries(Object.keys(client).map((h) => [h, undefined])),
+        traceparent: TRACEPARENT,
+        'x-user': 'u1',
+      });
+
+      // The propagator writes nothing (no context): the caller's headers go as given.
+      await request(app.callback()).get('/').set(client).expect(200);
+      expect(forwarded()).toEqual(client);
+    } finally {
+      propagation.disable();
+    }
+    // No propagator: as given.
+    await request(app.callback()).get('/').set(client).set('x-traced', '1').expect(200);
+    expect(forwarded()).toEqual(client);
+  });
+
   it('drops hop-by-hop headers when a handler forwards its request headers', async () => {
     const a = track(await upstream('a'));
     const mw = discovery({ services: { orders: [a.url] }, env: false });
