@@ -196,7 +196,8 @@ function ignoreBodyError(): void {}
 
 /**
  * `client.fetch`: pick, call, retry on another instance, release exactly once. `ctx` is the Koa
- * context of the request the call is made for (`ctx.state.discovery`), when there is one. The deadline
+ * context of the request the call is made for (`ctx.state.discovery`), when there is one: its
+ * trace context and its `ctx.state.requestId` go upstream. The deadline
  * bounds every attempt up to the response headers through undici's own per-request
  * `headersTimeout` (no timer or AbortController of ours per call: they cost a third of the
  * throughput in the bench); reading the body is bounded by undici's `bodyTimeout`.
@@ -282,6 +283,11 @@ export async function discoveryFetch(
       headers[lower] = v;
     }
     if (listed) for (const name of listed) delete headers[name];
+  }
+  if (ctx !== undefined && headers['x-request-id'] === undefined) {
+    // One id follows the request across services: the one this service logs (set by tracing).
+    const id = (ctx as { state?: { requestId?: unknown } }).state?.requestId;
+    if (typeof id === 'string' && id !== '') headers['x-request-id'] = id;
   }
   if (injected === undefined) deps.propagation.inject(headers, ctx);
   else if (injected !== null) Object.assign(headers, injected);

@@ -331,6 +331,22 @@ describe('fetch through ctx.state.discovery', () => {
     expect(forwarded()).toEqual(client);
   });
 
+  it('forwards ctx.state.requestId upstream as x-request-id unless the caller set one', async () => {
+    const a = track(await upstream('a'));
+    const mw = discovery({ services: { orders: [a.url] }, env: false });
+    const app = front(mw, async (ctx) => {
+      await (await ctx.state.discovery.fetch('orders', '/')).body.dump();
+      await (
+        await ctx.state.discovery.fetch('orders', '/', { headers: { 'X-Request-Id': 'chosen' } })
+      ).body.dump();
+      ctx.body = 'ok';
+    });
+    await request(app.callback()).get('/').expect(200);
+    // Not made for a request: no id to send.
+    await (await mw.client.fetch('orders', '/')).body.dump();
+    expect(a.seen.map((h) => h['x-request-id'])).toEqual(['req-1', 'chosen', undefined]);
+  });
+
   it('drops hop-by-hop headers when a handler forwards its request headers', async () => {
     const a = track(await upstream('a'));
     const mw = discovery({ services: { orders: [a.url] }, env: false });
