@@ -275,6 +275,17 @@ export async function discoveryFetch(
       // undici sets the length of a string or buffer body itself; a forwarded one is the
       // length of some other body.
       if (lower === 'content-length' && !streamBody) continue;
+      // A forwarded client id (the request's own X-Request-Id header) gives way to the id this
+      // service logs, set by tracing (which may have refused the client's); an id the caller
+      // chose for this call is kept.
+      if (
+        lower === 'x-request-id' &&
+        ctx !== undefined &&
+        v === (ctx as { get?: (name: string) => string }).get?.('x-request-id') &&
+        typeof (ctx as { state?: { requestId?: unknown } }).state?.requestId === 'string'
+      ) {
+        continue;
+      }
       if (TRACE_HEADERS.has(lower) || lower.startsWith('uberctx-')) {
         if (injected === undefined) injected = deps.propagation.carrier(ctx) ?? null;
         // This hop's context goes instead: only what the propagator writes.

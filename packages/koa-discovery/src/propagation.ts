@@ -40,16 +40,50 @@ export function createPropagation(): {
       return loading;
     },
     inject(headers, ctx) {
-      if (api) api.propagation.inject(contextOf(api, ctx), headers);
+      if (api) injectInto(api, ctx, headers);
     },
     carrier(ctx) {
       if (!api) return undefined;
       const carrier: Record<string, string> = {};
-      api.propagation.inject(contextOf(api, ctx), carrier);
+      if (!injectInto(api, ctx, carrier)) return undefined;
       for (const _ in carrier) return carrier;
       return undefined;
     },
   };
+}
+
+/**
+ * Has the registered propagator write the request's context into `carrier`; false when it threw.
+ * A throwing propagator (a bug in it, or in a custom one) is reported (through the request's
+ * `app.emit('error')` when the call is made for a request, as a process warning otherwise), what
+ * it may have written of the trace headers is taken out again, and the call goes out without
+ * them: tracing never fails a call.
+ */
+function injectInto(
+  api: OtelApi,
+  ctx: object | undefined,
+  carrier: Record<string, string | string[]>,
+): boolean {
+  try {
+    api.propagation.inject(contextOf(api, ctx), carrier);
+    return true;
+  } catch (err) {
+    try {
+      for (const name of api.propagation.fields()) delete carrier[name.toLowerCase()];
+    } catch {
+      // A propagator broken this far keeps what it wrote; the call still goes.
+    }
+    const app = (ctx as { app?: { emit?: unknown } } | undefined)?.app;
+    if (app && typeof app.emit === 'function') {
+      (app.emit as (event: string, ...args: unknown[]) => void).call(app, 'error', err, ctx);
+    } else {
+      process.emitWarning(
+        `the registered propagator threw; the call goes out without trace headers: ${String(err)}`,
+        { type: 'KoaMeshDiscoveryWarning' },
+      );
+    }
+    return false;
+  }
 }
 
 /** The context `@koa-mesh/tracing` left on `ctx` when there is one, else the active one. */

@@ -331,6 +331,46 @@ describe('fetch through ctx.state.discovery', () => {
     expect(forwarded()).toEqual(client);
   });
 
+  it("replaces a forwarded client's X-Request-Id with ctx.state.requestId, keeping an id the caller chose", async () => {
+    const a = track(await upstream('a'));
+    const mw = discovery({ services: { orders: [a.url] }, env: false });
+    const app = front(mw, async (ctx) => {
+      // The request's own headers forwarded: its X-Request-Id is the client's, not this service's.
+      await (await ctx.state.discovery.fetch('orders', '/', { headers: ctx.headers })).body.dump();
+      ctx.body = 'ok';
+    });
+    await request(app.callback()).get('/').set('X-Request-Id', 'not valid for tracing').expect(200);
+    expect(a.seen.map((h) => h['x-request-id'])).toEqual(['req-1']);
+  });
+
+  it('sends the call without trace headers, and reports, when the propagator throws', async () => {
+    const a = track(await upstream('a'));
+    const broken: TextMapPropagator = {
+      inject: (_ctx, carrier, setter) => {
+        setter.set(carrier, 'traceparent', TRACEPARENT);
+        throw new Error('propagator bug');
+      },
+      extract: (ctx) => ctx,
+      fields: () => ['traceparent'],
+    };
+    propagation.setGlobalPropagator(broken);
+    try {
+      const mw = discovery({ services: { orders: [a.url] }, env: false });
+      const app = front(mw, async (ctx) => {
+        const res = await ctx.state.discovery.fetch('orders', '/');
+        await res.body.dump();
+        ctx.body = String(res.statusCode);
+      });
+      const errors: unknown[] = [];
+      app.on('error', (err) => errors.push(err));
+      await request(app.callback()).get('/').expect(200, '200');
+      expect(a.seen[0]!.traceparent).toBeUndefined();
+      expect((errors[0] as Error).message).toBe('propagator bug');
+    } finally {
+      propagation.disable();
+    }
+  });
+
   it('forwards ctx.state.requestId upstream as x-request-id unless the caller set one', async () => {
     const a = track(await upstream('a'));
     const mw = discovery({ services: { orders: [a.url] }, env: false });
