@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
+import { rejectUnknownKeys } from './known-keys.js';
 import { serveExposition } from './listener.js';
 
 /** Options of {@link clusterMetricsServer}. */
@@ -11,6 +12,11 @@ export interface ClusterMetricsServerOptions {
   /** Path of the exposition. @default '/metrics' */
   path?: string;
 }
+
+const OPTION_KEYS = Object.keys({ port: true, host: true, path: true } satisfies Record<
+  keyof ClusterMetricsServerOptions,
+  true
+>);
 
 /** The primary's aggregated exposition server. */
 export interface ClusterMetricsServer {
@@ -27,6 +33,7 @@ export interface ClusterMetricsServer {
  * scrape a 503.
  */
 export function clusterMetricsServer(options: ClusterMetricsServerOptions): ClusterMetricsServer {
+  if (typeof options === 'object' && options !== null) rejectUnknownKeys('', options, OPTION_KEYS);
   const port = options?.port;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
     throw new TypeError(

@@ -1,4 +1,5 @@
 import { Registry, type RegistryContentType } from 'prom-client';
+import { rejectUnknownKeys } from './known-keys.js';
 
 /** The Koa context as far as this package reads it (common to Koa 2 and Koa 3). */
 export interface MetricsContext {
@@ -161,6 +162,35 @@ export interface NormalizedOptions {
   cluster: boolean;
 }
 
+// Accepted names of each options bag, as records so the compiler keeps them equal to the types.
+const OPTION_KEYS = Object.keys({
+  registry: true,
+  prefix: true,
+  path: true,
+  buckets: true,
+  sloSeconds: true,
+  sizes: true,
+  sizeBuckets: true,
+  defaultMetrics: true,
+  labels: true,
+  ignore: true,
+  maxSeries: true,
+  maxLabelValueLength: true,
+  exemplars: true,
+  authorize: true,
+  listen: true,
+  cluster: true,
+} satisfies Record<keyof MetricsOptions, true>);
+const LISTEN_KEYS = Object.keys({ port: true, host: true } satisfies Record<
+  keyof ListenOptions,
+  true
+>);
+const DEFAULT_METRICS_KEYS = Object.keys({
+  prefix: true,
+  gcDurationBuckets: true,
+  eventLoopMonitoringPrecision: true,
+} satisfies Record<keyof DefaultMetricsOptions, true>);
+
 const PKG = '@koa-mesh/metrics';
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -212,6 +242,8 @@ function bucketList(option: string, value: unknown, fallback: readonly number[])
 function normalizeListen(value: unknown): ListenOptions | undefined {
   if (value === undefined) return undefined;
   const expected = 'a port number (0-65535) or { port, host? }';
+  // Before the port check: `{ prot: 9464 }` is better told as a typo than as a missing port.
+  if (isPlainObject(value)) rejectUnknownKeys('listen', value, LISTEN_KEYS);
   const port = typeof value === 'number' ? value : isPlainObject(value) ? value.port : undefined;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
     fail('listen', expected, value);
@@ -225,6 +257,7 @@ function normalizeDefaultMetrics(value: unknown): DefaultMetricsOptions | false 
   if (value === undefined || value === true) return {};
   if (value === false) return false;
   if (!isPlainObject(value)) fail('defaultMetrics', 'a boolean or an options object', value);
+  rejectUnknownKeys('defaultMetrics', value, DEFAULT_METRICS_KEYS);
   const out: DefaultMetricsOptions = {};
   if (value.prefix !== undefined) {
     if (
@@ -254,6 +287,8 @@ export function normalizeOptions(options: MetricsOptions | undefined): Normalize
   if (options === undefined) options = {};
   if (!isPlainObject(options)) fail('options', 'an object', options);
   const o = options as Record<string, unknown>;
+  // `labels` is the user's map of label names and `registry` the user's object: neither is checked.
+  rejectUnknownKeys('', o, OPTION_KEYS);
 
   const registry = o.registry ?? new Registry();
   if (
