@@ -2,7 +2,9 @@ import type { Context } from 'koa';
 import { isReservedArmHeader, type RequestHeaderPlan } from './headers.js';
 import {
   DEFAULTS,
+  OPTION_NAMES,
   checkFunction,
+  checkOptionNames,
   checkRollout,
   checkToken,
   checkWeight,
@@ -78,6 +80,8 @@ export const EPSILON = 1e-9;
 
 export function normalizeOptions(input: unknown): Normalized {
   if (!isPlainObject(input)) throw optionError('options', 'an object', input);
+  // Names first: a misspelt option would otherwise surface as a missing one (or not at all).
+  checkOptionNames('', input, OPTION_NAMES.root);
   const o = input as unknown as CanaryRouterOptions;
   const rollout = checkRollout(o.rollout);
   const stableName = o.stable ?? DEFAULTS.stable;
@@ -97,6 +101,7 @@ export function normalizeOptions(input: unknown): Normalized {
     const raw = (o.arms as Record<string, unknown>)[name];
     const at = `arms.${name}`;
     if (!isPlainObject(raw)) throw optionError(at, 'an arm object ({ target, weight? })', raw);
+    checkOptionNames(at, raw, OPTION_NAMES.arm);
     const target = compileTarget(`${at}.target`, raw.target);
     const version = raw.version ?? name;
     if (typeof version !== 'string' || version === '' || !HEADER_VALUE.test(version)) {
@@ -187,6 +192,7 @@ export function normalizeOptions(input: unknown): Normalized {
   if (stickiness !== undefined && !isPlainObject(stickiness)) {
     throw optionError('stickiness', 'an object', stickiness);
   }
+  if (stickiness !== undefined) checkOptionNames('stickiness', stickiness, OPTION_NAMES.stickiness);
   const userKey = checkFunction<(ctx: Context) => string | number | undefined>(
     'stickiness.key',
     stickiness?.key,

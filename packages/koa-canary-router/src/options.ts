@@ -1,4 +1,5 @@
 import type { Context, Middleware } from 'koa';
+import { checkUnknownOptions } from './unknown-options.js';
 
 /**
  * Gives the base URL of one upstream instance, e.g. a `@koa-mesh/discovery` resolver filtered on
@@ -220,6 +221,63 @@ export function optionError(option: string, expected: string, got: unknown): Typ
   return new TypeError(
     `${PKG}: expected \`${option}\` to be ${expected}, got ${describeValue(got)}`,
   );
+}
+
+/**
+ * The option names of a bag, spelt out once per key of `T`: adding an option to the type without
+ * listing it here (or listing a name the type lacks) is a compile error.
+ */
+function optionNames<T>(keys: { readonly [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.freeze(Object.keys(keys));
+}
+
+export const OPTION_NAMES = Object.freeze({
+  root: optionNames<CanaryRouterOptions>({
+    rollout: true,
+    arms: true,
+    stable: true,
+    rules: true,
+    trust: true,
+    stickiness: true,
+    proxy: true,
+  }),
+  arm: optionNames<ArmOptions>({
+    target: true,
+    weight: true,
+    version: true,
+    headers: true,
+    breaker: true,
+  }),
+  /** `{ resolver }` or `{ middleware }`: one of them, checked by the target's compiler. */
+  target: Object.freeze(['resolver', 'middleware']),
+  stickiness: optionNames<StickinessOptions>({ key: true, cookie: true, vary: true }),
+  cookie: optionNames<CookieOptions>({
+    name: true,
+    maxAgeMs: true,
+    path: true,
+    domain: true,
+    sameSite: true,
+    secure: true,
+    signed: true,
+  }),
+  proxy: optionNames<ProxyOptions>({
+    connectTimeoutMs: true,
+    headersTimeoutMs: true,
+    bodyTimeoutMs: true,
+    connections: true,
+    keepAliveTimeoutMs: true,
+    host: true,
+    bufferLimitBytes: true,
+    stripPrefix: true,
+  }),
+});
+
+/**
+ * Throws the TypeError of the first key of `bag` (at `path`, `''` for the top level) that is not
+ * one of `accepted`, with a "did you mean" for a near miss. Keys set to `undefined` pass.
+ */
+export function checkOptionNames(path: string, bag: object, accepted: readonly string[]): void {
+  checkUnknownOptions(PKG, path, bag, accepted);
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

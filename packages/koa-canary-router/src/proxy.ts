@@ -11,6 +11,8 @@ import {
 import { copyResponseHeaders, upstreamHeaders, type RequestHeaderPlan } from './headers.js';
 import {
   DEFAULTS,
+  OPTION_NAMES,
+  checkOptionNames,
   isPlainObject,
   optionError,
   nonNegativeInt,
@@ -48,6 +50,7 @@ export interface NormalizedProxyOptions {
 
 export function normalizeProxyOptions(raw: unknown): NormalizedProxyOptions {
   if (raw !== undefined && !isPlainObject(raw)) throw optionError('proxy', 'an object', raw);
+  if (raw !== undefined) checkOptionNames('proxy', raw, OPTION_NAMES.proxy);
   const o = (raw ?? {}) as ProxyOptions;
   const host = o.host ?? DEFAULTS.host;
   if (host !== 'rewrite' && host !== 'preserve') {

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import {
   checkFunction,
   checkMatcher,
+  checkOptionNames,
   checkToken,
   isPlainObject,
   optionError,
@@ -33,6 +34,17 @@ function checkRegExpFlags(option: string, matcher: Matcher | undefined): void {
 
 const KINDS = ['header', 'cookie', 'query', 'pathPrefix', 'method', 'predicate'] as const;
 
+/** The options of each kind of rule (`value` only where a value is read). */
+const RULE_OPTIONS: Readonly<Record<(typeof KINDS)[number], readonly string[]>> = Object.freeze({
+  header: ['header', 'value', 'arm', 'trusted'],
+  cookie: ['cookie', 'value', 'arm', 'trusted'],
+  query: ['query', 'value', 'arm', 'trusted'],
+  pathPrefix: ['pathPrefix', 'arm', 'trusted'],
+  method: ['method', 'arm', 'trusted'],
+  predicate: ['predicate', 'trusted'],
+});
+const ANY_RULE_OPTIONS = [...KINDS, 'value', 'arm', 'trusted'];
+
 /** Validates and compiles `rules`; every arm a rule names must be in `arms`. */
 export function compileRules(rules: unknown, arms: ReadonlySet<string>): CompiledRule[] {
   if (rules === undefined) return [];
@@ -41,6 +53,8 @@ export function compileRules(rules: unknown, arms: ReadonlySet<string>): Compile
     const at = `rules[${i}]`;
     if (!isPlainObject(raw)) throw optionError(at, 'a rule object', raw);
     const kinds = KINDS.filter((k) => raw[k] !== undefined);
+    // A misspelt kind (`headr`) gets its suggestion rather than "exactly one of".
+    checkOptionNames(at, raw, kinds.length === 1 ? RULE_OPTIONS[kinds[0]!] : ANY_RULE_OPTIONS);
     if (kinds.length !== 1) {
       throw optionError(
         at,

@@ -1,6 +1,8 @@
 import type { Context } from 'koa';
 import {
   DEFAULTS,
+  OPTION_NAMES,
+  checkOptionNames,
   checkToken,
   isPlainObject,
   optionError,
@@ -167,5 +169,6 @@ export function stickyCookie(raw: unknown): StickyCookie | undefined {
   if (raw === false) return undefined;
   if (raw === undefined) return new StickyCookie({});
   if (!isPlainObject(raw)) throw optionError('stickiness.cookie', 'an object or false', raw);
+  checkOptionNames('stickiness.cookie', raw, OPTION_NAMES.cookie);
   return new StickyCookie(raw as CookieOptions);
 }

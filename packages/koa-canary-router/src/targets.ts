@@ -1,6 +1,12 @@
 import compose from 'koa-compose';
 import type { Middleware } from 'koa';
-import { isPlainObject, optionError, type Resolver } from './options.js';
+import {
+  OPTION_NAMES,
+  checkOptionNames,
+  isPlainObject,
+  optionError,
+  type Resolver,
+} from './options.js';
 
 /** One upstream base: origin plus a path prefix without its trailing slash. */
 export interface Upstream {
@@ -61,6 +67,7 @@ export function compileTarget(option: string, value: unknown): CompiledTarget {
     };
   }
   if (isPlainObject(value)) {
+    checkOptionNames(option, value, OPTION_NAMES.target);
     if (typeof value.resolver === 'function' && value.middleware === undefined) {
       return { kind: 'resolver', resolver: value.resolver as Resolver };
     }
