@@ -13,6 +13,8 @@ import { defaultIsFailure, warn } from './circuit-breaker.js';
 import { Emitter, type BreakerEventName, type BreakerListener } from './events.js';
 import type { HealthCheckResult } from './health.js';
 import { PolicyRegistry } from './keys.js';
+import type { OptionNames } from './known-keys.js';
+import { POLICY_OPTIONS } from './option-names.js';
 import {
   functionOption,
   normalizePolicy,
@@ -54,6 +56,15 @@ export interface BreakerOptions extends PolicyOptions {
     err: BrokenCircuitError | BulkheadRejectedError | TimeoutError,
   ) => unknown;
 }
+
+const BREAKER_OPTIONS: OptionNames<BreakerOptions> = Object.freeze({
+  ...POLICY_OPTIONS,
+  key: true,
+  maxKeys: true,
+  idleMs: true,
+  isFailure: true,
+  fallback: true,
+});
 
 /** The middleware `breaker()` returns, with its controls attached. */
 export interface BreakerMiddleware extends Middleware {
@@ -102,7 +113,7 @@ function runNext(signal: AbortSignal | undefined, ctx: Context, next: Next): Pro
  * app.use(breaker({ failureThreshold: 5, openMs: 10_000, timeoutMs: 2_000 }));
  */
 export function breaker(options: BreakerOptions = {}): BreakerMiddleware {
-  const p = normalizePolicy(options);
+  const p = normalizePolicy(options, BREAKER_OPTIONS);
   const o = objectOption('options', options) ?? {};
   const keyFn = functionOption<((ctx: Context) => string) | undefined>('key', o.key, undefined);
   const maxKeys = positiveInt('maxKeys', o.maxKeys, 1000);

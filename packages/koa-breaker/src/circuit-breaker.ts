@@ -6,6 +6,8 @@
 import { isRejection } from './errors.js';
 import { Emitter, type BreakerEventName, type BreakerListener } from './events.js';
 import type { HealthCheckResult } from './health.js';
+import type { OptionNames } from './known-keys.js';
+import { POLICY_OPTIONS } from './option-names.js';
 import { functionOption, normalizePolicy, type PolicyOptions } from './options.js';
 import { Policy, type BreakerStats } from './policy.js';
 import { retryAfterOf, statusOf } from './retry-after.js';
@@ -25,6 +27,11 @@ export interface CircuitBreakerOptions extends PolicyOptions {
    */
   isFailure?: (err: unknown) => boolean;
 }
+
+const CIRCUIT_BREAKER_OPTIONS: OptionNames<CircuitBreakerOptions> = Object.freeze({
+  ...POLICY_OPTIONS,
+  isFailure: true,
+});
 
 /** The default: a 4xx carried by the error is the caller's fault, not the dependency's. */
 export function defaultIsFailure(err: unknown): boolean {
@@ -46,7 +53,7 @@ export class CircuitBreaker implements Breaker {
   private readonly pushBack: (arg: unknown, err: unknown) => number | undefined;
 
   constructor(options: CircuitBreakerOptions = {}) {
-    const p = normalizePolicy(options);
+    const p = normalizePolicy(options, CIRCUIT_BREAKER_OPTIONS);
     const isFailure = functionOption<(err: unknown) => boolean>(
       'isFailure',
       options.isFailure,

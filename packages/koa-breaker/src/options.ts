@@ -2,6 +2,13 @@
  * The policy options shared by the middleware and {@link CircuitBreaker}, their defaults, and their
  * validation (once, at construction).
  */
+import { rejectUnknownKeys } from './known-keys.js';
+import {
+  FAILURE_RATE_OPTIONS,
+  HALF_OPEN_OPTIONS,
+  POLICY_OPTIONS,
+  SLOW_CALL_OPTIONS,
+} from './option-names.js';
 
 /** A monotonic clock in milliseconds. */
 export type Clock = () => number;
@@ -190,9 +197,17 @@ function fn<T>(option: string, v: unknown, fallback: T): T {
 
 const defaultClock: Clock = () => performance.now();
 
-/** Validates the policy options and applies the defaults; throws a TypeError naming the option. */
-export function normalizePolicy(input: unknown): NormalizedPolicy {
+/**
+ * Validates the policy options and applies the defaults; throws a TypeError naming the option.
+ * `accepted` is every top-level option of the caller (the policy's plus its own): any other key
+ * is refused, as are unknown keys of the nested bags.
+ */
+export function normalizePolicy(
+  input: unknown,
+  accepted: Readonly<Record<string, true>> = POLICY_OPTIONS,
+): NormalizedPolicy {
   const o = object('options', input) ?? {};
+  rejectUnknownKeys('', o, accepted);
   const name = o.name ?? DEFAULTS.name;
   if (typeof name !== 'string' || name === '') invalid('name', 'a non-empty string', name);
 
@@ -202,6 +217,7 @@ export function normalizePolicy(input: unknown): NormalizedPolicy {
       : positiveInt('failureThreshold', o.failureThreshold, DEFAULTS.failureThreshold);
 
   const rate = object('failureRate', o.failureRate);
+  if (rate) rejectUnknownKeys('failureRate.', rate, FAILURE_RATE_OPTIONS);
   const failureRate = rate ? fraction('failureRate.threshold', rate.threshold, false) : Infinity;
   const windowMs = positiveMs('failureRate.windowMs', rate?.windowMs, DEFAULTS.windowMs);
   const minimumCalls = positiveInt(
@@ -211,6 +227,7 @@ export function normalizePolicy(input: unknown): NormalizedPolicy {
   );
 
   const slow = object('slowCall', o.slowCall);
+  if (slow) rejectUnknownKeys('slowCall.', slow, SLOW_CALL_OPTIONS);
   let slowMs = Infinity;
   if (slow) {
     if (slow.durationMs === undefined)
@@ -231,6 +248,7 @@ export function normalizePolicy(input: unknown): NormalizedPolicy {
   if (openJitter === 1) invalid('openJitter', 'a number from 0 to less than 1', openJitter);
 
   const half = object('halfOpen', o.halfOpen);
+  if (half) rejectUnknownKeys('halfOpen.', half, HALF_OPEN_OPTIONS);
   const probes = positiveInt('halfOpen.probes', half?.probes, DEFAULTS.probes);
   const successThreshold = positiveInt('halfOpen.successThreshold', half?.successThreshold, probes);
   if (successThreshold > probes)

@@ -3,6 +3,7 @@
  * `ratio` of the calls plus a floor of `minRetriesPerSecond`, so that retries add at most a
  * bounded fraction of load during an outage instead of multiplying it.
  */
+import { rejectUnknownKeys, type OptionNames } from './known-keys.js';
 import { functionOption, invalid, objectOption, positiveMs, type Clock } from './options.js';
 import { RollingWindow } from './window.js';
 
@@ -18,6 +19,13 @@ export interface RetryBudgetOptions {
   clock?: Clock;
 }
 
+const RETRY_BUDGET_OPTIONS: OptionNames<RetryBudgetOptions> = Object.freeze({
+  ratio: true,
+  minRetriesPerSecond: true,
+  windowMs: true,
+  clock: true,
+});
+
 /** Share one budget between all the `retry()` calls to one dependency. */
 export class RetryBudget {
   private readonly calls: RollingWindow;
@@ -28,6 +36,7 @@ export class RetryBudget {
 
   constructor(options: RetryBudgetOptions = {}) {
     const o = objectOption('options', options) ?? {};
+    rejectUnknownKeys('', o, RETRY_BUDGET_OPTIONS);
     const ratio = o.ratio ?? 0.2;
     if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0)
       invalid('ratio', 'a finite number >= 0', ratio);

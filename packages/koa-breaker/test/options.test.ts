@@ -206,3 +206,102 @@ describe('options validation', () => {
     expect(() => new RetryBudget(options)).toThrow(new TypeError(message));
   });
 });
+
+// Regression: a misspelt option (`timeoutMS`, `treshold`) was silently ignored, so the breaker was
+// built without it. Every constructor taking an options bag now refuses unknown keys, nested ones
+// included, naming the full path and the accepted names.
+describe('unknown options', () => {
+  const U = '@koa-mesh/breaker: unknown option';
+  const policyNames =
+    '`name`, `failureThreshold`, `failureRate`, `slowCall`, `openMs`, `maxOpenMs`, `openBackoff`, ' +
+    '`openJitter`, `halfOpen`, `timeoutMs`, `maxConcurrent`, `maxQueue`, `queueTimeoutMs`, ' +
+    '`respectRetryAfter`, `maxRetryAfterMs`, `openHealth`, `clock`, `random`';
+
+  it('breaker() refuses an unknown top-level key, suggesting the near option (timeoutMS)', () => {
+    expect(() => breaker({ timeoutMS: 2000 } as Record<string, unknown>)).toThrow(
+      new TypeError(
+        `${U} \`timeoutMS\` (did you mean \`timeoutMs\`?); expected one of ${policyNames}, ` +
+          '`key`, `maxKeys`, `idleMs`, `isFailure`, `fallback`',
+      ),
+    );
+  });
+
+  it('new CircuitBreaker() refuses an unknown top-level key, and the middleware-only options', () => {
+    const circuitNames = `${policyNames}, \`isFailure\``;
+    expect(() => new CircuitBreaker({ maxConcurrency: 4 } as Record<string, unknown>)).toThrow(
+      new TypeError(
+        `${U} \`maxConcurrency\` (did you mean \`maxConcurrent\`?); expected one of ${circuitNames}`,
+      ),
+    );
+    // `fallback` answers HTTP requests: a CircuitBreaker never called it.
+    expect(() => new CircuitBreaker({ fallback: () => 1 } as Record<string, unknown>)).toThrow(
+      new TypeError(`${U} \`fallback\`; expected one of ${circuitNames}`),
+    );
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      'failureRate.treshold',
+      { failureRate: { treshold: 0.5 } },
+      `${U} \`failureRate.treshold\` (did you mean \`failureRate.threshold\`?); expected one of \`threshold\`, \`windowMs\`, \`minimumCalls\``,
+    ],
+    [
+      'slowCall.duration',
+      { slowCall: { duration: 100, rateThreshold: 0.5 } },
+      `${U} \`slowCall.duration\` (did you mean \`slowCall.durationMs\`?); expected one of \`durationMs\`, \`rateThreshold\``,
+    ],
+    [
+      'halfOpen.probs',
+      { halfOpen: { probs: 3 } },
+      `${U} \`halfOpen.probs\` (did you mean \`halfOpen.probes\`?); expected one of \`probes\`, \`successThreshold\`, \`maxConcurrent\``,
+    ],
+    [
+      'halfOpen.concurrency (nothing near)',
+      { halfOpen: { concurrency: 3 } },
+      `${U} \`halfOpen.concurrency\`; expected one of \`probes\`, \`successThreshold\`, \`maxConcurrent\``,
+    ],
+  ])(
+    'breaker() and new CircuitBreaker() refuse the nested key %s by its full path',
+    (_l, options, message) => {
+      expect(() => breaker(options)).toThrow(new TypeError(message));
+      expect(() => new CircuitBreaker(options)).toThrow(new TypeError(message));
+    },
+  );
+
+  it('new RetryBudget() refuses an unknown key (ratoi)', () => {
+    expect(() => new RetryBudget({ ratoi: 0.1 } as Record<string, unknown>)).toThrow(
+      new TypeError(
+        `${U} \`ratoi\` (did you mean \`ratio\`?); expected one of \`ratio\`, \`minRetriesPerSecond\`, \`windowMs\`, \`clock\``,
+      ),
+    );
+  });
+
+  it('accepts known and unknown keys set to undefined (a spread partial config), defaults applied', () => {
+    const partial = {
+      name: 'users',
+      timeoutMs: undefined,
+      timeoutMS: undefined,
+      halfOpen: { probes: undefined, probs: undefined },
+      failureRate: { threshold: 0.5, windowMs: undefined, windowMS: undefined },
+    } as Record<string, unknown>;
+    const b = new CircuitBreaker(partial);
+    expect(b.name).toBe('users');
+    expect(b.stats().window.windowMs).toBe(10_000);
+    expect(
+      breaker({ ...partial, key: undefined, keys: undefined } as Record<string, unknown>).get(),
+    ).toMatchObject({
+      name: 'users',
+      state: 'closed',
+    });
+    expect(
+      () => new RetryBudget({ ratio: undefined, ratoi: undefined } as Record<string, unknown>),
+    ).not.toThrow();
+  });
+
+  it('does not look into user-supplied functions (clock, key, isFailure, fallback)', () => {
+    const clock = Object.assign(() => 0, { timeoutMS: 1 });
+    const key = Object.assign((): string => 'k', { anything: true });
+    const mw = breaker({ clock, key, isFailure: () => true, fallback: () => undefined });
+    expect(mw.stats()).toEqual([]);
+  });
+});
