@@ -3,6 +3,7 @@ import type { RandomSource } from './balancers/balancer.js';
 import { cancelContext, createConsul, type ConsulApi, type ConsulClient } from './consul-api.js';
 import { parseHealthService } from './consul-parse.js';
 import type { Instance } from './instance.js';
+import { rejectUnknownKeys } from './known-keys.js';
 import { RegistrationKeeper } from './registration-keeper.js';
 import type { RegisteredInfo, Registration, Registry, RegistryWatch } from './registry.js';
 import { isPlainObject, functionOption, intOption, optionError, stringOption } from './validate.js';
@@ -30,6 +31,24 @@ export interface ConsulRegistryOptions {
   /** Injectable clock. @default Date.now */
   now?: () => number;
 }
+
+const OPTION_KEYS = Object.keys({
+  url: true,
+  token: true,
+  dc: true,
+  watch: true,
+  requestTimeoutMs: true,
+  syncIntervalMs: true,
+  random: true,
+  now: true,
+} satisfies Record<keyof ConsulRegistryOptions, true>);
+const WATCH_KEYS = Object.keys({
+  waitMs: true,
+  minIntervalMs: true,
+  backoffBaseMs: true,
+  backoffMaxMs: true,
+  emptyGraceMs: true,
+} satisfies Record<keyof WatchTuning, true>);
 
 const WATCH_DEFAULTS: WatchTuning = Object.freeze({
   waitMs: 60_000,
@@ -65,6 +84,7 @@ export class ConsulRegistry extends EventEmitter implements Registry {
   constructor(options: ConsulRegistryOptions = {}) {
     super();
     if (!isPlainObject(options)) throw optionError('consul', 'an object', options);
+    rejectUnknownKeys('consul', options, OPTION_KEYS);
     const raw =
       stringOption('consul.url', options.url) ??
       process.env.CONSUL_HTTP_ADDR ??
@@ -79,6 +99,7 @@ export class ConsulRegistry extends EventEmitter implements Registry {
     this.#dc = stringOption('consul.dc', options.dc);
     const w = options.watch ?? {};
     if (!isPlainObject(w)) throw optionError('consul.watch', 'an object', w);
+    rejectUnknownKeys('consul.watch', w, WATCH_KEYS);
     this.#tuning = {
       waitMs: intOption('consul.watch.waitMs', w.waitMs, WATCH_DEFAULTS.waitMs, 1),
       minIntervalMs: intOption(

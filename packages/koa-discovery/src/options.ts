@@ -1,5 +1,6 @@
 import { STRATEGIES, type RandomSource, type Strategy } from './balancers/balancer.js';
 import { ConsulRegistry, type ConsulRegistryOptions } from './consul-registry.js';
+import { rejectUnknownKeys } from './known-keys.js';
 import type { Breaker } from './endpoint.js';
 import { OUTLIER_DEFAULTS, type NormalizedOutlier, type OutlierOptions } from './outlier.js';
 import { normalizeRegistration } from './registration.js';
@@ -114,6 +115,45 @@ export interface NormalizedOptions {
   now: () => number;
 }
 
+// Accepted names of each options bag, as records so the compiler keeps them equal to the types.
+const OPTION_KEYS = Object.keys({
+  registry: true,
+  consul: true,
+  services: true,
+  env: true,
+  register: true,
+  watch: true,
+  balancer: true,
+  balancers: true,
+  outlier: true,
+  fetch: true,
+  breaker: true,
+  readyTimeoutMs: true,
+  maxFilteredPools: true,
+  maxServices: true,
+  random: true,
+  now: true,
+} satisfies Record<keyof DiscoveryOptions, true>);
+const OUTLIER_KEYS = Object.keys({
+  consecutiveFailures: true,
+  baseEjectionMs: true,
+  maxEjectionMs: true,
+  maxEjectionPercent: true,
+  panicThreshold: true,
+} satisfies Record<keyof OutlierOptions, true>);
+const FETCH_KEYS = Object.keys({
+  timeoutMs: true,
+  retries: true,
+  retryOn: true,
+  retryBudget: true,
+  connections: true,
+  keepAliveTimeoutMs: true,
+} satisfies Record<keyof FetchOptions, true>);
+const RETRY_BUDGET_KEYS = Object.keys({
+  ratio: true,
+  minRetriesPerSecond: true,
+} satisfies Record<keyof RetryBudgetOptions, true>);
+
 function strategyOption(name: string, value: unknown, fallback: Strategy): Strategy {
   if (value === undefined) return fallback;
   if (!STRATEGIES.includes(value as Strategy)) {
@@ -125,11 +165,15 @@ function strategyOption(name: string, value: unknown, fallback: Strategy): Strat
 /** Validates every option once, at construction, and applies defaults. */
 export function normalizeOptions(options: DiscoveryOptions = {}): NormalizedOptions {
   if (!isPlainObject(options)) throw optionError('options', 'an object', options);
+  // `services`, `balancers` and `env` are maps keyed by the user's names, `registry`, `breaker`,
+  // `random` and `now` the user's own objects: only their values are checked, elsewhere.
+  rejectUnknownKeys('', options, OPTION_KEYS);
   const random = functionOption<RandomSource>('random', options.random) ?? Math.random;
   const now = functionOption<() => number>('now', options.now) ?? Date.now;
 
   const o = options.outlier ?? {};
   if (!isPlainObject(o)) throw optionError('outlier', 'an object', o);
+  rejectUnknownKeys('outlier', o, OUTLIER_KEYS);
   const outlier: NormalizedOutlier = {
     consecutiveFailures: intOption(
       'outlier.consecutiveFailures',
@@ -174,8 +218,10 @@ export function normalizeOptions(options: DiscoveryOptions = {}): NormalizedOpti
 
   const f = options.fetch ?? {};
   if (!isPlainObject(f)) throw optionError('fetch', 'an object', f);
+  rejectUnknownKeys('fetch', f, FETCH_KEYS);
   const budget = f.retryBudget ?? {};
   if (!isPlainObject(budget)) throw optionError('fetch.retryBudget', 'an object', budget);
+  rejectUnknownKeys('fetch.retryBudget', budget, RETRY_BUDGET_KEYS);
   const retryOn = f.retryOn ?? [502, 503, 504];
   if (!Array.isArray(retryOn) || retryOn.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) {
     throw optionError('fetch.retryOn', 'an array of HTTP status codes', f.retryOn);

@@ -1,5 +1,6 @@
 import { networkInterfaces } from 'node:os';
-import type { Registration } from './registry.js';
+import { rejectUnknownKeys } from './known-keys.js';
+import type { Registration, RegistrationCheck } from './registry.js';
 import {
   intOption,
   isPlainObject,
@@ -24,6 +25,24 @@ export interface NormalizedRegistration {
   deregisterAfterMs: number;
 }
 
+const REGISTRATION_KEYS = Object.keys({
+  name: true,
+  id: true,
+  address: true,
+  port: true,
+  tags: true,
+  meta: true,
+  version: true,
+  check: true,
+} satisfies Record<keyof Registration, true>);
+const CHECK_KEYS = Object.keys({
+  http: true,
+  intervalMs: true,
+  timeoutMs: true,
+  ttlMs: true,
+  deregisterCriticalServiceAfterMs: true,
+} satisfies Record<keyof RegistrationCheck, true>);
+
 /** Consul's floor for DeregisterCriticalServiceAfter. */
 export const DEREGISTER_FLOOR_MS = 60_000;
 
@@ -39,6 +58,8 @@ function defaultAddress(): string {
 /** Validates a registration (option names are prefixed with `prefix`) and applies defaults. */
 export function normalizeRegistration(value: unknown, prefix = 'register'): NormalizedRegistration {
   if (!isPlainObject(value)) throw optionError(prefix, 'an object', value);
+  // `meta` is the user's map: its keys are not checked.
+  rejectUnknownKeys(prefix, value as object, REGISTRATION_KEYS);
   const r = value as Partial<Registration>;
   const name = stringOption(`${prefix}.name`, r.name);
   if (name === undefined) throw optionError(`${prefix}.name`, 'a non-empty string', r.name);
@@ -53,6 +74,7 @@ export function normalizeRegistration(value: unknown, prefix = 'register'): Norm
   if (version !== undefined) meta.version = version;
   const check = r.check ?? {};
   if (!isPlainObject(check)) throw optionError(`${prefix}.check`, 'an object', check);
+  rejectUnknownKeys(`${prefix}.check`, check, CHECK_KEYS);
   const httpPath = stringOption(`${prefix}.check.http`, check.http);
   const ttlMs =
     check.ttlMs === undefined

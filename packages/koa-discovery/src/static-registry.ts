@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { instanceUrl } from './consul-parse.js';
 import type { Instance } from './instance.js';
+import { rejectUnknownKeys } from './known-keys.js';
 import { normalizeRegistration, type NormalizedRegistration } from './registration.js';
 import type {
   RegisteredInfo,
@@ -33,6 +34,18 @@ export interface StaticRegistryOptions {
   env?: boolean | Readonly<Record<string, string | undefined>>;
 }
 
+const OPTION_KEYS = Object.keys({ services: true, env: true } satisfies Record<
+  keyof StaticRegistryOptions,
+  true
+>);
+const INSTANCE_KEYS = Object.keys({
+  url: true,
+  id: true,
+  tags: true,
+  meta: true,
+  weight: true,
+} satisfies Record<keyof Exclude<StaticInstance, string>, true>);
+
 /** The environment variable {@link StaticRegistry} reads. */
 export const SERVICES_ENV = 'KOA_MESH_SERVICES';
 
@@ -64,6 +77,10 @@ export function parseServicesEnv(value: string): Record<string, string[]> {
 
 function toInstance(service: string, value: StaticInstance, option: string): Instance {
   const spec = typeof value === 'string' ? { url: value } : value;
+  // Before the url check, so that `{ uri }` is told as a typo. `meta` is the user's map: its keys
+  // are not checked.
+  if (typeof value !== 'string' && isPlainObject(spec))
+    rejectUnknownKeys(option, spec, INSTANCE_KEYS);
   if (!isPlainObject(spec) || typeof spec.url !== 'string') {
     throw optionError(option, 'a URL string or { url, id?, tags?, meta?, weight? }', value);
   }
@@ -109,6 +126,8 @@ export class StaticRegistry extends EventEmitter implements Registry {
   constructor(options: StaticRegistryOptions = {}) {
     super();
     if (!isPlainObject(options)) throw optionError('services', 'an object', options);
+    // `services` and `env` are maps keyed by the user's names: only the instances are checked.
+    rejectUnknownKeys('', options, OPTION_KEYS);
     const envOpt = options.env ?? false;
     const env: Readonly<Record<string, string | undefined>> | undefined =
       envOpt === true ? process.env : envOpt === false ? undefined : envOpt;
