@@ -6,7 +6,9 @@ import {
 } from '@opentelemetry/api';
 import type { PropagationFormat } from './extract.js';
 import { traceContextOf } from './koa-context.js';
+import { optionNames } from './options.js';
 import { writeBaggageHeaders, writeTraceHeaders } from './propagator.js';
+import { checkUnknownOptions } from './unknown-options.js';
 
 /** Options of {@link injectTraceHeaders} and {@link traceInterceptor}. */
 export interface InjectOptions {
@@ -22,6 +24,12 @@ export interface InjectOptions {
    */
   ctx?: object;
 }
+
+/** What {@link traceInterceptor} takes: the context is read per request, never fixed. */
+const INTERCEPTOR_OPTIONS = optionNames<Omit<InjectOptions, 'context' | 'ctx'>>({
+  propagators: true,
+  baggage: true,
+});
 
 /** A `Headers`-like object (WHATWG `Headers`, undici's) or a plain header record. */
 export type HeaderTarget = { set(name: string, value: string): unknown } | Record<string, unknown>;
@@ -124,6 +132,10 @@ function toRecord(headers: UndiciHeaders): Record<string, string | string[]> {
 export function traceInterceptor(
   options: Omit<InjectOptions, 'context' | 'ctx'> = {},
 ): <O extends DispatchOptions, H>(dispatch: Dispatch<O, H>) => Dispatch<O, H> {
+  // Checked here, once: `injectTraceHeaders` runs per request and keeps its options unchecked.
+  if (typeof options === 'object' && options !== null) {
+    checkUnknownOptions('@koa-mesh/tracing', '', options, INTERCEPTOR_OPTIONS);
+  }
   return <O extends DispatchOptions, H>(dispatch: Dispatch<O, H>): Dispatch<O, H> =>
     function tracedDispatch(opts: O, handler: H): boolean {
       const extra = injectTraceHeaders({} as Record<string, string>, options);

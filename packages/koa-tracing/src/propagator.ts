@@ -19,7 +19,9 @@ import {
   type PropagationFormat,
 } from './extract.js';
 import { formatUberTraceId, parseUberBaggage, writeUberBaggage } from './jaeger.js';
+import { optionNames } from './options.js';
 import { FLAG_SAMPLED, formatTraceparent, KNOWN_FLAGS } from './traceparent.js';
+import { checkUnknownOptions } from './unknown-options.js';
 
 /** Options of {@link MeshPropagator}. */
 export interface MeshPropagatorOptions {
@@ -28,6 +30,11 @@ export interface MeshPropagatorOptions {
   /** Read and write W3C `baggage`. @default true */
   baggage?: boolean;
 }
+
+const MESH_PROPAGATOR_OPTIONS = optionNames<MeshPropagatorOptions>({
+  propagators: true,
+  baggage: true,
+});
 
 /** Turns an extracted parent into the remote `SpanContext` OpenTelemetry expects. */
 export function toRemoteSpanContext(parent: ExtractedContext): SpanContext {
@@ -139,6 +146,9 @@ export class MeshPropagator implements TextMapPropagator {
   readonly #fields: string[];
 
   constructor(options: MeshPropagatorOptions = {}) {
+    if (typeof options === 'object' && options !== null) {
+      checkUnknownOptions('@koa-mesh/tracing', '', options, MESH_PROPAGATOR_OPTIONS);
+    }
     const formats = options.propagators ?? ['tracecontext'];
     if (!Array.isArray(formats) || !formats.every((f) => PROPAGATION_FORMATS.includes(f))) {
       throw new TypeError(

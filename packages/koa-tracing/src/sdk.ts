@@ -16,7 +16,9 @@ import {
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-node';
 import { PROPAGATION_FORMATS, type PropagationFormat } from './extract.js';
+import { optionNames } from './options.js';
 import { MeshPropagator } from './propagator.js';
+import { checkUnknownOptions } from './unknown-options.js';
 
 type ExportResult = Parameters<Parameters<SpanExporter['export']>[1]>[0];
 
@@ -114,6 +116,17 @@ export interface TracingSdk {
 
 const PKG = '@koa-mesh/tracing/sdk';
 
+const START_TRACING_OPTIONS = optionNames<StartTracingOptions>({
+  serviceName: true,
+  serviceVersion: true,
+  resourceAttributes: true,
+  exporter: true,
+  endpoint: true,
+  headers: true,
+  sampler: true,
+  propagators: true,
+});
+
 function fail(option: string, expected: string, got: unknown): never {
   const shown = typeof got === 'string' ? JSON.stringify(got) : typeof got;
   throw new TypeError(`${PKG}: expected \`${option}\` to be ${expected}, got ${shown}`);
@@ -159,6 +172,8 @@ async function otlpExporter(
  */
 export async function startTracing(options: StartTracingOptions): Promise<TracingSdk> {
   if (typeof options !== 'object' || options === null) fail('options', 'an object', options);
+  // Before anything is built or registered; `resourceAttributes` and `headers` are the user's.
+  checkUnknownOptions(PKG, '', options, START_TRACING_OPTIONS);
   const { serviceName, serviceVersion, endpoint, headers, sampler } = options;
   if (typeof serviceName !== 'string' || serviceName === '') {
     fail('serviceName', 'a non-empty string', serviceName);
