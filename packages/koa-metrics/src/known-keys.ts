@@ -26,19 +26,24 @@ function editDistance(a: string, b: string, max: number): number {
   return rows[a.length]![b.length]!;
 }
 
-/** The accepted name closest to `key` (case-insensitive) within 2 edits, if any. */
+/**
+ * The accepted name closest to `key` (case-insensitive) within 2 edits; none when two are equally
+ * close (`ttl` is as near `http` as `ttlMs`), since a wrong guess misleads more than no guess.
+ */
 function suggestion(key: string, known: readonly string[]): string | undefined {
   const lower = key.toLowerCase();
   let best: string | undefined;
   let bestDistance = 3;
+  let tied = false;
   for (const name of known) {
     const d = editDistance(lower, name.toLowerCase(), 2);
     if (d < bestDistance) {
       best = name;
       bestDistance = d;
-    }
+      tied = false;
+    } else if (d === bestDistance) tied = true;
   }
-  return best;
+  return tied ? undefined : best;
 }
 
 /**

@@ -71,6 +71,16 @@ describe('unknown options are rejected at construction', () => {
     ).toContain('unknown option `listen.hots` (did you mean `listen.host`?)');
   });
 
+  it('metrics() makes no guess when two names are equally close (`pos`: `port` or `host`)', () => {
+    const err = thrownBy(() =>
+      metrics({ defaultMetrics: false, listen: { pos: 0 } } as unknown as MetricsOptions),
+    );
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.message).toBe(
+      '@koa-mesh/metrics: unknown option `listen.pos`; expected one of the `listen` options `port`, `host`',
+    );
+  });
+
   it('metrics() accepts unknown keys set to undefined (a spread partial config) and known keys set to undefined', async () => {
     const m = metrics({
       defaultMetrics: { prefix: 'app_', gcDurationBucket: undefined },
