@@ -6,6 +6,7 @@ import type {
   HealthStatus,
   ProbeKind,
 } from './types.js';
+import { rejectUnknownKeys, type OptionNames } from './known-keys.js';
 import { boolean, fail, positiveInteger, timerMs } from './validate.js';
 
 /** Defaults of {@link HealthCheckSpec}. */
@@ -16,6 +17,17 @@ export const CHECK_DEFAULTS = Object.freeze({
   intervalMs: 10_000,
   failureThreshold: 2,
   successThreshold: 1,
+});
+
+const SPEC_OPTIONS: OptionNames<HealthCheckSpec> = Object.freeze({
+  check: true,
+  kind: true,
+  critical: true,
+  timeoutMs: true,
+  intervalMs: true,
+  failureThreshold: true,
+  successThreshold: true,
+  close: true,
 });
 
 const KINDS: readonly ProbeKind[] = ['liveness', 'readiness', 'startup'];
@@ -62,6 +74,7 @@ export function normalizeCheck(name: unknown, input: unknown): NormalizedCheck {
   }
   if (typeof input !== 'object' || input === null || Array.isArray(input))
     fail(at, 'a function, an object with healthCheck() or a check spec', input);
+  rejectUnknownKeys(`${at}.`, input, SPEC_OPTIONS);
   const spec = input as HealthCheckSpec;
   const kind = spec.kind ?? CHECK_DEFAULTS.kind;
   if (!KINDS.includes(kind)) fail(`${at}.kind`, `one of ${KINDS.join(', ')}`, kind);

@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { rejectUnknownKeys, type OptionNames } from './known-keys.js';
 import type { HealthCheckInput, ProbeKind } from './types.js';
 import {
   boolean,
@@ -64,6 +65,20 @@ export const DEFAULTS = Object.freeze({
   initiallyReady: false,
 });
 
+const HEALTH_OPTIONS: OptionNames<HealthOptions> = Object.freeze({
+  livenessPath: true,
+  readinessPath: true,
+  startupPath: true,
+  checks: true,
+  details: true,
+  initiallyReady: true,
+  version: true,
+  releaseId: true,
+  serviceId: true,
+  description: true,
+  onCheckChange: true,
+});
+
 export interface NormalizedOptions {
   paths: Record<ProbeKind, string>;
   checks: Record<string, unknown>;
@@ -78,6 +93,8 @@ export interface NormalizedOptions {
 
 export function normalizeOptions(options: unknown): NormalizedOptions {
   const o = plainObject('options', options) as HealthOptions;
+  // `checks` is keyed by the user's check names: only each check spec's own keys are checked.
+  rejectUnknownKeys('', o, HEALTH_OPTIONS);
   const paths: Record<ProbeKind, string> = {
     liveness: probePath('livenessPath', o.livenessPath, DEFAULTS.livenessPath),
     readiness: probePath('readinessPath', o.readinessPath, DEFAULTS.readinessPath),

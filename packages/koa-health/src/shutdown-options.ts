@@ -1,3 +1,4 @@
+import { rejectUnknownKeys, type OptionNames } from './known-keys.js';
 import {
   fail,
   optionalFunction,
@@ -80,6 +81,19 @@ export const SHUTDOWN_DEFAULTS = Object.freeze({
   terminationGracePeriodMs: 30_000,
 });
 
+const SHUTDOWN_OPTIONS: OptionNames<GracefulShutdownOptions> = Object.freeze({
+  health: true,
+  signals: true,
+  beforeDrain: true,
+  drainDelayMs: true,
+  timeoutMs: true,
+  hookTimeoutMs: true,
+  onClose: true,
+  terminationGracePeriodMs: true,
+  exit: true,
+  logger: true,
+});
+
 export interface NormalizedShutdownOptions {
   health: ShutdownHealthTarget | undefined;
   signals: NodeJS.Signals[];
@@ -114,6 +128,7 @@ function hooks(option: string, value: unknown): ShutdownHook[] {
 
 export function normalizeShutdownOptions(options: unknown): NormalizedShutdownOptions {
   const o = plainObject('options', options) as GracefulShutdownOptions;
+  rejectUnknownKeys('', o, SHUTDOWN_OPTIONS);
   const health = o.health;
   if (
     health !== undefined &&

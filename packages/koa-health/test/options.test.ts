@@ -337,3 +337,138 @@ describe('gracefulShutdown() options', () => {
     probes.close();
   });
 });
+
+// Regression: a misspelt option (`readinesPath`, a check's `timeoutMS`) was silently ignored, so
+// the probe or check ran with the default. Every constructor taking an options bag now refuses
+// unknown keys, check specs included, naming the full path and the accepted names.
+describe('unknown options', () => {
+  const U = '@koa-mesh/health: unknown option';
+  const specNames =
+    '`check`, `kind`, `critical`, `timeoutMs`, `intervalMs`, `failureThreshold`, `successThreshold`, `close`';
+  const scheduling =
+    '`kind`, `critical`, `timeoutMs`, `intervalMs`, `failureThreshold`, `successThreshold`';
+  const check = (): undefined => undefined;
+
+  it('health() refuses an unknown top-level key, suggesting the near option (readinesPath)', () => {
+    expect(bad({ readinesPath: '/ready' })).toThrow(
+      new TypeError(
+        `${U} \`readinesPath\` (did you mean \`readinessPath\`?); expected one of \`livenessPath\`, ` +
+          '`readinessPath`, `startupPath`, `checks`, `details`, `initiallyReady`, `version`, ' +
+          '`releaseId`, `serviceId`, `description`, `onCheckChange`',
+      ),
+    );
+  });
+
+  it('health() and addCheck() refuse an unknown key of a check spec by its full path', () => {
+    expect(bad({ checks: { db: { check, timeoutMS: 500 } } })).toThrow(
+      new TypeError(
+        `${U} \`checks.db.timeoutMS\` (did you mean \`checks.db.timeoutMs\`?); expected one of ${specNames}`,
+      ),
+    );
+    const probes = health();
+    expect(() => probes.addCheck('db', { check, critcal: false } as never)).toThrow(
+      new TypeError(
+        `${U} \`checks.db.critcal\` (did you mean \`checks.db.critical\`?); expected one of ${specNames}`,
+      ),
+    );
+    expect(probes.checks()).toEqual([]);
+    probes.close();
+  });
+
+  it('health() accepts keys set to undefined and any check name, and does not look into check sources', () => {
+    const source = { healthCheck: async () => ({ status: 'pass' as const }), timeoutMS: 1 };
+    const probes = health({
+      version: '1.0.0',
+      releaseId: undefined,
+      releaseID: undefined,
+      checks: {
+        timeoutMS: check,
+        livenessPath: source,
+        'Any Name': { check, kind: undefined, knd: undefined },
+      },
+    } as HealthOptions);
+    expect(probes.checks().map((c) => [c.name, c.kind])).toEqual([
+      ['timeoutMS', 'readiness'],
+      ['livenessPath', 'readiness'],
+      ['Any Name', 'readiness'],
+    ]);
+    probes.close();
+  });
+
+  it('gracefulShutdown() and the middleware method refuse an unknown key (drainDelay)', () => {
+    const server = createServer();
+    const names =
+      '`health`, `signals`, `beforeDrain`, `drainDelayMs`, `timeoutMs`, `hookTimeoutMs`, ' +
+      '`onClose`, `terminationGracePeriodMs`, `exit`, `logger`';
+    expect(() => gracefulShutdown(server, { signals: [], drainDelay: 0 } as never)).toThrow(
+      new TypeError(
+        `${U} \`drainDelay\` (did you mean \`drainDelayMs\`?); expected one of ${names}`,
+      ),
+    );
+    const probes = health();
+    expect(() => probes.gracefulShutdown(server, { signals: [], hookTimeout: 5 } as never)).toThrow(
+      new TypeError(
+        `${U} \`hookTimeout\` (did you mean \`hookTimeoutMs\`?); expected one of ${names}`,
+      ),
+    );
+    probes.close();
+  });
+
+  it('gracefulShutdown() accepts keys set to undefined and does not look into the logger or health', () => {
+    const lines: string[] = [];
+    const logger = { info() {}, warn: (m: string) => lines.push(m), error() {}, debug() {} };
+    const probes = health();
+    const shutdown = gracefulShutdown(createServer(), {
+      signals: [],
+      health: probes,
+      logger,
+      drainDelayMs: undefined,
+      drainDelay: undefined,
+      terminationGracePeriodMs: 1,
+    } as GracefulShutdownOptions);
+    // The logger taken (extra method and all) is the one the grace-period warning went to.
+    expect(lines).toHaveLength(1);
+    shutdown.dispose();
+    probes.close();
+  });
+
+  it.each<[string, () => unknown, string]>([
+    [
+      'heapCheck maxRatoi',
+      () => heapCheck({ maxRatoi: 0.5 } as never),
+      `${U} \`heapCheck maxRatoi\` (did you mean \`heapCheck maxRatio\`?); expected one of ${scheduling}, \`maxRatio\`, \`warnRatio\``,
+    ],
+    [
+      'eventLoopDelayCheck maxDelay',
+      () => eventLoopDelayCheck({ maxDelay: 100 } as never),
+      `${U} \`eventLoopDelayCheck maxDelay\` (did you mean \`eventLoopDelayCheck maxDelayMs\`?); expected one of ${scheduling}, \`maxDelayMs\`, \`warnDelayMs\`, \`percentile\`, \`resolutionMs\``,
+    ],
+    [
+      'consulCheck URL',
+      () => consulCheck({ URL: 'http://127.0.0.1:8500' } as never),
+      `${U} \`consulCheck URL\` (did you mean \`consulCheck url\`?); expected one of ${scheduling}, \`url\`, \`token\``,
+    ],
+    [
+      'httpCheck header',
+      () => httpCheck('http://x/', { header: { a: 'b' } } as never),
+      `${U} \`httpCheck header\` (did you mean \`httpCheck headers\`?); expected one of ${scheduling}, \`method\`, \`headers\`, \`expectStatus\``,
+    ],
+    [
+      'redisCheck interval',
+      () => redisCheck({ ping: async () => 'PONG' }, { interval: 5 } as never),
+      `${U} \`redisCheck interval\` (did you mean \`redisCheck intervalMs\`?); expected one of ${scheduling}`,
+    ],
+  ])('the built-in check refuses the unknown key %s', (_what, make, message) => {
+    expect(make).toThrow(new TypeError(message));
+  });
+
+  it('httpCheck() accepts any header name and keys set to undefined', () => {
+    const spec = httpCheck('http://x/', {
+      headers: { 'X-Timeout-MS': '1', method: 'POST' },
+      timeoutMs: undefined,
+      timeoutMS: undefined,
+    } as never);
+    expect(spec.timeoutMs).toBeUndefined();
+    expect(typeof spec.check).toBe('function');
+  });
+});

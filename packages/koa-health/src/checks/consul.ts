@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { HealthCheckResult, HealthCheckSpec } from '../types.js';
 import { fail, optionalString } from '../validate.js';
-import { elapsedMs, scheduling, type CheckScheduling } from './spec-options.js';
+import type { OptionNames } from '../known-keys.js';
+import { elapsedMs, scheduling, SCHEDULING_OPTIONS, type CheckScheduling } from './spec-options.js';
 
 /** Options of {@link consulCheck}. */
 export interface ConsulCheckOptions extends CheckScheduling {
@@ -11,13 +12,19 @@ export interface ConsulCheckOptions extends CheckScheduling {
   token?: string;
 }
 
+const CONSUL_CHECK_OPTIONS: OptionNames<ConsulCheckOptions> = Object.freeze({
+  ...SCHEDULING_OPTIONS,
+  url: true,
+  token: true,
+});
+
 /**
  * The Consul agent answers and its cluster has a leader (`GET /v1/status/leader`), over plain
  * HTTP: no Consul client is loaded. Without a leader, registrations and KV writes fail, so
  * discovery-dependent traffic should go elsewhere.
  */
 export function consulCheck(options: ConsulCheckOptions = {}): HealthCheckSpec {
-  const spec = scheduling('consulCheck options', options);
+  const spec = scheduling('consulCheck', options, CONSUL_CHECK_OPTIONS);
   const base = options.url ?? 'http://127.0.0.1:8500';
   let endpoint: URL;
   try {

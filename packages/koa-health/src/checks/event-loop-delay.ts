@@ -1,7 +1,8 @@
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import type { HealthCheckResult, HealthCheckSpec } from '../types.js';
 import { fail, positiveNumber, timerMs } from '../validate.js';
-import { scheduling, type CheckScheduling } from './spec-options.js';
+import type { OptionNames } from '../known-keys.js';
+import { scheduling, SCHEDULING_OPTIONS, type CheckScheduling } from './spec-options.js';
 
 /** Options of {@link eventLoopDelayCheck}. */
 export interface EventLoopDelayCheckOptions extends CheckScheduling {
@@ -15,6 +16,14 @@ export interface EventLoopDelayCheckOptions extends CheckScheduling {
   resolutionMs?: number;
 }
 
+const EVENT_LOOP_DELAY_OPTIONS: OptionNames<EventLoopDelayCheckOptions> = Object.freeze({
+  ...SCHEDULING_OPTIONS,
+  maxDelayMs: true,
+  warnDelayMs: true,
+  percentile: true,
+  resolutionMs: true,
+});
+
 /**
  * Event-loop delay of this process between runs: an unref'd timer every `resolutionMs` records
  * how late it fires into a `perf_hooks` histogram, which each run reads and resets.
@@ -27,7 +36,7 @@ export interface EventLoopDelayCheckOptions extends CheckScheduling {
  * Sampling starts at the first run and stops with the middleware's `close()`.
  */
 export function eventLoopDelayCheck(options: EventLoopDelayCheckOptions = {}): HealthCheckSpec {
-  const spec = scheduling('eventLoopDelayCheck options', options);
+  const spec = scheduling('eventLoopDelayCheck', options, EVENT_LOOP_DELAY_OPTIONS);
   const maxDelayMs = positiveNumber('eventLoopDelayCheck maxDelayMs', options.maxDelayMs, 1000);
   const warnDelayMs = positiveNumber(
     'eventLoopDelayCheck warnDelayMs',

@@ -1,7 +1,8 @@
 import { getHeapStatistics } from 'node:v8';
 import type { HealthCheckResult, HealthCheckSpec } from '../types.js';
 import { fail, positiveNumber } from '../validate.js';
-import { scheduling, type CheckScheduling } from './spec-options.js';
+import type { OptionNames } from '../known-keys.js';
+import { scheduling, SCHEDULING_OPTIONS, type CheckScheduling } from './spec-options.js';
 
 /** Options of {@link heapCheck}. */
 export interface HeapCheckOptions extends CheckScheduling {
@@ -10,6 +11,12 @@ export interface HeapCheckOptions extends CheckScheduling {
   /** Warns above this share. @default 0.8 (or maxRatio when lower) */
   warnRatio?: number;
 }
+
+const HEAP_CHECK_OPTIONS: OptionNames<HeapCheckOptions> = Object.freeze({
+  ...SCHEDULING_OPTIONS,
+  maxRatio: true,
+  warnRatio: true,
+});
 
 function ratioOption(option: string, value: unknown, fallback: number): number {
   const v = positiveNumber(option, value, fallback);
@@ -22,7 +29,7 @@ function ratioOption(option: string, value: unknown, fallback: number): number {
  * and then dies: readiness (the default `kind`) lets it shed traffic first.
  */
 export function heapCheck(options: HeapCheckOptions = {}): HealthCheckSpec {
-  const spec = scheduling('heapCheck options', options);
+  const spec = scheduling('heapCheck', options, HEAP_CHECK_OPTIONS);
   const maxRatio = ratioOption('heapCheck maxRatio', options.maxRatio, 0.9);
   const warnRatio = ratioOption('heapCheck warnRatio', options.warnRatio, Math.min(0.8, maxRatio));
   if (warnRatio > maxRatio)

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { HealthCheckResult, HealthCheckSpec, HealthStatus } from '../types.js';
 import { fail, optionalFunction } from '../validate.js';
-import { elapsedMs, scheduling, type CheckScheduling } from './spec-options.js';
+import type { OptionNames } from '../known-keys.js';
+import { elapsedMs, scheduling, SCHEDULING_OPTIONS, type CheckScheduling } from './spec-options.js';
 
 /** Options of {@link httpCheck}. */
 export interface HttpCheckOptions extends CheckScheduling {
@@ -12,6 +13,14 @@ export interface HttpCheckOptions extends CheckScheduling {
   /** Which HTTP statuses count as up. @default 2xx */
   expectStatus?: (status: number) => boolean;
 }
+
+// `headers` is the user's map of header names: its keys are not checked.
+const HTTP_CHECK_OPTIONS: OptionNames<HttpCheckOptions> = Object.freeze({
+  ...SCHEDULING_OPTIONS,
+  method: true,
+  headers: true,
+  expectStatus: true,
+});
 
 const STATUSES: readonly string[] = ['pass', 'warn', 'fail'];
 
@@ -29,7 +38,7 @@ export function httpCheck(url: string | URL, options: HttpCheckOptions = {}): He
   }
   if (target.protocol !== 'http:' && target.protocol !== 'https:')
     fail('httpCheck url', 'an absolute http(s) URL', String(url));
-  const spec = scheduling('httpCheck options', options);
+  const spec = scheduling('httpCheck', options, HTTP_CHECK_OPTIONS);
   const method = options.method ?? 'GET';
   if (method !== 'GET' && method !== 'HEAD') fail('httpCheck method', '"GET" or "HEAD"', method);
   const expectStatus =

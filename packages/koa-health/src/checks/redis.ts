@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { HealthCheckResult, HealthCheckSpec } from '../types.js';
 import { fail } from '../validate.js';
-import { elapsedMs, scheduling, type CheckScheduling } from './spec-options.js';
+import { elapsedMs, scheduling, SCHEDULING_OPTIONS, type CheckScheduling } from './spec-options.js';
 
 /** What the Redis check needs of a client: ioredis and node-redis both fit. */
 export interface RedisLike {
@@ -20,7 +20,7 @@ export function redisCheck(client: RedisLike, options: CheckScheduling = {}): He
     typeof (client as { ping?: unknown }).ping !== 'function'
   )
     fail('redisCheck client', 'a Redis client with ping()', client);
-  const spec = scheduling('redisCheck options', options);
+  const spec = scheduling('redisCheck', options, SCHEDULING_OPTIONS);
   return {
     ...spec,
     async check(): Promise<HealthCheckResult> {

@@ -1,3 +1,4 @@
+import { rejectUnknownKeys, type OptionNames } from '../known-keys.js';
 import type { HealthCheckSpec } from '../types.js';
 import { plainObject } from '../validate.js';
 
@@ -7,9 +8,28 @@ export type CheckScheduling = Pick<
   'kind' | 'critical' | 'timeoutMs' | 'intervalMs' | 'failureThreshold' | 'successThreshold'
 >;
 
-/** Picks the scheduling fields out of a built-in check's options (validated by `addCheck`). */
-export function scheduling(option: string, options: unknown): CheckScheduling {
-  const o = plainObject(option, options) as CheckScheduling;
+/** The scheduling options every built-in check accepts, beside its own. */
+export const SCHEDULING_OPTIONS: OptionNames<CheckScheduling> = Object.freeze({
+  kind: true,
+  critical: true,
+  timeoutMs: true,
+  intervalMs: true,
+  failureThreshold: true,
+  successThreshold: true,
+});
+
+/**
+ * Picks the scheduling fields out of the options of the built-in check `fn` (validated by
+ * `addCheck`), after refusing any key not in `accepted` (named as `fn key`, like its other
+ * options' messages).
+ */
+export function scheduling(
+  fn: string,
+  options: unknown,
+  accepted: Readonly<Record<string, true>>,
+): CheckScheduling {
+  const o = plainObject(`${fn} options`, options) as CheckScheduling;
+  rejectUnknownKeys(`${fn} `, o, accepted);
   const out: CheckScheduling = {};
   if (o.kind !== undefined) out.kind = o.kind;
   if (o.critical !== undefined) out.critical = o.critical;
