@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Middleware } from 'koa';
 import { ClientCore, type DiscoveryClient } from './client.js';
 import { isServiceUnavailableError, type ServiceUnavailableError } from './errors.js';
+import { rejectUnknownKeys } from './known-keys.js';
 import { normalizeOptions, type DiscoveryOptions } from './options.js';
 import { REGISTRY_EVENTS, type RegisteredInfo } from './registry.js';
 import { RequestClient } from './request-client.js';
@@ -34,6 +35,8 @@ export interface StartOptions {
   port?: number;
   address?: string;
 }
+
+const START_KEYS = ['port', 'address'] as const satisfies readonly (keyof StartOptions)[];
 
 /** The middleware `discovery()` returns, with the lifecycle and the client. */
 export interface DiscoveryMiddleware extends Middleware {
@@ -156,6 +159,14 @@ export function discovery(options: DiscoveryOptions = {}): DiscoveryMiddleware {
         if (stopping) return Promise.reject(new Error('@koa-mesh/discovery: start() after stop()'));
         if (leaving) {
           return Promise.reject(new Error('@koa-mesh/discovery: start() after deregister()'));
+        }
+        if (startOptions !== undefined && startOptions !== null) {
+          // Once per process, not per request: `start({ adress })` would register the default.
+          try {
+            rejectUnknownKeys('start', startOptions, START_KEYS);
+          } catch (err) {
+            return Promise.reject(err);
+          }
         }
         if (!started) {
           const attempt = start(startOptions);

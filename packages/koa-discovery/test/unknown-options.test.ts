@@ -207,4 +207,16 @@ describe('unknown options are rejected at construction', () => {
     ).rejects.toThrow(`${P} \`register.prot\` (did you mean \`register.port\`?)`);
     expect(r.registration()).toBeUndefined();
   });
+
+  it('start() rejects an unknown option (`adress` would have registered the default address)', async () => {
+    const mw = discovery({ services: { orders: ['http://127.0.0.1:1'] }, env: false });
+    try {
+      await expect(mw.start({ adress: '10.0.0.7' } as never)).rejects.toThrow(
+        /unknown option `start\.adress` \(did you mean `start\.address`\?\)/,
+      );
+      await expect(mw.start({ port: undefined })).resolves.toBeUndefined();
+    } finally {
+      await mw.stop();
+    }
+  });
 });
