@@ -268,6 +268,15 @@ describe('unknown options', () => {
     },
   );
 
+  it('makes no guess between two equally near names (idenMs: idleMs or openMs)', () => {
+    expect(() => breaker({ idenMs: 1 } as Record<string, unknown>)).toThrow(
+      new TypeError(
+        `${U} \`idenMs\`; expected one of ${policyNames}, ` +
+          '`key`, `maxKeys`, `idleMs`, `isFailure`, `fallback`',
+      ),
+    );
+  });
+
   it('new RetryBudget() refuses an unknown key (ratoi)', () => {
     expect(() => new RetryBudget({ ratoi: 0.1 } as Record<string, unknown>)).toThrow(
       new TypeError(
