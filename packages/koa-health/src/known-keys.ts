@@ -31,22 +31,27 @@ export function rejectUnknownKeys(
   }
 }
 
-/** The accepted name closest to `key` (case-insensitive) within two edits; the first on a tie. */
+/**
+ * The accepted name closest to `key` (case-insensitive) within two edits. None on a tie: a guess
+ * between two equally near names would point at the wrong one half the time.
+ */
 function nearest(key: string, names: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
+  let tie = false;
   const k = key.toLowerCase();
   for (const name of names) {
     const d = distance(k, name.toLowerCase());
     if (d < bestDistance) {
       best = name;
       bestDistance = d;
-    }
+      tie = false;
+    } else if (d === bestDistance) tie = true;
   }
-  return best;
+  return tie ? undefined : best;
 }
 
-/** Edit distance with adjacent transpositions (`critcial`, `timoeutMs` are one edit away). */
+/** Edit distance counting an adjacent transposition as one edit (`timoeutMs` for `timeoutMs`). */
 function distance(a: string, b: string): number {
   if (Math.abs(a.length - b.length) > 2) return 3;
   const rows: number[][] = [];

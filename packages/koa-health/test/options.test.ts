@@ -462,6 +462,14 @@ describe('unknown options', () => {
     expect(make).toThrow(new TypeError(message));
   });
 
+  it('makes no guess between two equally near names (arRatio: maxRatio or warnRatio)', () => {
+    expect(() => heapCheck({ arRatio: 0.5 } as never)).toThrow(
+      new TypeError(
+        `${U} \`heapCheck arRatio\`; expected one of ${scheduling}, \`maxRatio\`, \`warnRatio\``,
+      ),
+    );
+  });
+
   it('httpCheck() accepts any header name and keys set to undefined', () => {
     const spec = httpCheck('http://x/', {
       headers: { 'X-Timeout-MS': '1', method: 'POST' },
