@@ -42,12 +42,12 @@ describe('unknown options', () => {
     [
       'a misspelt arm breaker (`breakr`), which left the arm unguarded',
       withArms({ ...ok, canary: { target: T, weight: 5, breakr: breaker } }),
-      `${P} \`arms.canary.breakr\` (did you mean \`breaker\`?); expected one of ${ARM}`,
+      `${P} \`arms.canary.breakr\` (did you mean \`arms.canary.breaker\`?); expected one of ${ARM}`,
     ],
     [
       'a misspelt arm weight, which sent the arm no traffic',
       withArms({ ...ok, canary: { target: T, wieght: 5 } }),
-      `${P} \`arms.canary.wieght\` (did you mean \`weight\`?); expected one of ${ARM}`,
+      `${P} \`arms.canary.wieght\` (did you mean \`arms.canary.weight\`?); expected one of ${ARM}`,
     ],
     [
       // `release` belongs on the resolver function itself, where the router reads it.
@@ -58,22 +58,22 @@ describe('unknown options', () => {
     [
       'a misspelt { middleware } target',
       withArms({ stable: { target: { middlware: () => undefined } } }),
-      `${P} \`arms.stable.target.middlware\` (did you mean \`middleware\`?); expected one of \`resolver\`, \`middleware\``,
+      `${P} \`arms.stable.target.middlware\` (did you mean \`arms.stable.target.middleware\`?); expected one of \`resolver\`, \`middleware\``,
     ],
     [
       'a misspelt rule kind',
       withArms(ok, { rules: [{ headr: 'x-beta', arm: 'stable' }] }),
-      `${P} \`rules[0].headr\` (did you mean \`header\`?); expected one of \`header\`, \`cookie\`, \`query\`, \`pathPrefix\`, \`method\`, \`predicate\`, \`value\`, \`arm\`, \`trusted\``,
+      `${P} \`rules[0].headr\` (did you mean \`rules[0].header\`?); expected one of \`header\`, \`cookie\`, \`query\`, \`pathPrefix\`, \`method\`, \`predicate\`, \`value\`, \`arm\`, \`trusted\``,
     ],
     [
       'a misspelt rule value, which matched any value',
       withArms(ok, { rules: [{ header: 'x-beta', valeu: '1', arm: 'stable' }] }),
-      `${P} \`rules[0].valeu\` (did you mean \`value\`?); expected one of \`header\`, \`value\`, \`arm\`, \`trusted\``,
+      `${P} \`rules[0].valeu\` (did you mean \`rules[0].value\`?); expected one of \`header\`, \`value\`, \`arm\`, \`trusted\``,
     ],
     [
       'a misspelt `trusted`, which let the public pick the arm',
       withArms(ok, { rules: [{ query: 'beta', arm: 'stable', trustd: true }] }),
-      `${P} \`rules[0].trustd\` (did you mean \`trusted\`?); expected one of \`query\`, \`value\`, \`arm\`, \`trusted\``,
+      `${P} \`rules[0].trustd\` (did you mean \`rules[0].trusted\`?); expected one of \`query\`, \`value\`, \`arm\`, \`trusted\``,
     ],
     [
       'a value on a path-prefix rule, which reads none',
@@ -88,17 +88,17 @@ describe('unknown options', () => {
     [
       'a misspelt stickiness option',
       withArms(ok, { stickiness: { cookei: false } }),
-      `${P} \`stickiness.cookei\` (did you mean \`cookie\`?); expected one of \`key\`, \`cookie\`, \`vary\``,
+      `${P} \`stickiness.cookei\` (did you mean \`stickiness.cookie\`?); expected one of \`key\`, \`cookie\`, \`vary\``,
     ],
     [
       'a misspelt cookie option',
       withArms(ok, { stickiness: { cookie: { sameSit: 'strict' } } }),
-      `${P} \`stickiness.cookie.sameSit\` (did you mean \`sameSite\`?); expected one of ${COOKIE}`,
+      `${P} \`stickiness.cookie.sameSit\` (did you mean \`stickiness.cookie.sameSite\`?); expected one of ${COOKIE}`,
     ],
     [
       'a cookie option in the wrong case',
       withArms(ok, { stickiness: { cookie: { maxAgeMS: 1000 } } }),
-      `${P} \`stickiness.cookie.maxAgeMS\` (did you mean \`maxAgeMs\`?); expected one of ${COOKIE}`,
+      `${P} \`stickiness.cookie.maxAgeMS\` (did you mean \`stickiness.cookie.maxAgeMs\`?); expected one of ${COOKIE}`,
     ],
     [
       'a cookie option with no near name',
@@ -106,14 +106,19 @@ describe('unknown options', () => {
       `${P} \`stickiness.cookie.httpOnly\`; expected one of ${COOKIE}`,
     ],
     [
+      'a cookie option equally near two names (no guess)',
+      withArms(ok, { stickiness: { cookie: { pam: '/' } } }),
+      `${P} \`stickiness.cookie.pam\`; expected one of ${COOKIE}`,
+    ],
+    [
       'a proxy timeout in the wrong case',
       withArms(ok, { proxy: { connectTimeoutMS: 100 } }),
-      `${P} \`proxy.connectTimeoutMS\` (did you mean \`connectTimeoutMs\`?); expected one of ${PROXY}`,
+      `${P} \`proxy.connectTimeoutMS\` (did you mean \`proxy.connectTimeoutMs\`?); expected one of ${PROXY}`,
     ],
     [
       'a misspelt proxy option',
       withArms(ok, { proxy: { headerTimeoutMs: 100 } }),
-      `${P} \`proxy.headerTimeoutMs\` (did you mean \`headersTimeoutMs\`?); expected one of ${PROXY}`,
+      `${P} \`proxy.headerTimeoutMs\` (did you mean \`proxy.headersTimeoutMs\`?); expected one of ${PROXY}`,
     ],
   ])('rejects %s with a TypeError naming its full path', (_name, fn, message) => {
     expect(fn).toThrow(TypeError);
@@ -166,6 +171,6 @@ describe('unknown options', () => {
     // While an unknown key inside one of those arms is refused.
     expect(
       withArms({ stable: { target: T, headers: { 'x-a': 'b' }, header: { 'x-a': 'b' } } }),
-    ).toThrow(`${P} \`arms.stable.header\` (did you mean \`headers\`?)`);
+    ).toThrow(`${P} \`arms.stable.header\` (did you mean \`arms.stable.headers\`?)`);
   });
 });

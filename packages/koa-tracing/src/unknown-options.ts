@@ -18,26 +18,34 @@ export function checkUnknownOptions(
   for (const key of Object.keys(bag)) {
     if (accepted.includes(key) || (bag as Record<string, unknown>)[key] === undefined) continue;
     const near = closest(key, accepted);
-    const hint = near === undefined ? '' : ` (did you mean \`${near}\`?)`;
+    const prefix = path === '' ? '' : `${path}.`;
+    const hint = near === undefined ? '' : ` (did you mean \`${prefix}${near}\`?)`;
     throw new TypeError(
       `${pkg}: unknown option \`${path === '' ? key : `${path}.${key}`}\`${hint}; expected one of ${accepted.map((a) => `\`${a}\``).join(', ')}`,
     );
   }
 }
 
-/** The accepted name nearest to `key` within 2 edits, ignoring case; the first one on a tie. */
+/**
+ * The accepted name nearest to `key` within 2 edits, ignoring case; none when two are equally
+ * near (a wrong guess misleads more than none), as in the other koa-mesh packages.
+ */
 function closest(key: string, accepted: readonly string[]): string | undefined {
   const k = key.toLowerCase();
   let best: string | undefined;
   let bestDistance = 3;
+  let tied = false;
   for (const name of accepted) {
     const d = editDistance(k, name.toLowerCase());
     if (d < bestDistance) {
       best = name;
       bestDistance = d;
+      tied = false;
+    } else if (d === bestDistance) {
+      tied = true;
     }
   }
-  return best;
+  return tied ? undefined : best;
 }
 
 /** Levenshtein distance (insertions, deletions, substitutions), one row at a time. */
