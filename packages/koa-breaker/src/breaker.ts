@@ -13,7 +13,7 @@ import { defaultIsFailure, warn } from './circuit-breaker.js';
 import { Emitter, type BreakerEventName, type BreakerListener } from './events.js';
 import type { HealthCheckResult } from './health.js';
 import { PolicyRegistry } from './keys.js';
-import type { OptionNames } from './known-keys.js';
+import { optionNames } from './known-keys.js';
 import { POLICY_OPTIONS } from './option-names.js';
 import {
   functionOption,
@@ -57,14 +57,16 @@ export interface BreakerOptions extends PolicyOptions {
   ) => unknown;
 }
 
-const BREAKER_OPTIONS: OptionNames<BreakerOptions> = Object.freeze({
+const BREAKER_OPTIONS: readonly string[] = Object.freeze([
   ...POLICY_OPTIONS,
-  key: true,
-  maxKeys: true,
-  idleMs: true,
-  isFailure: true,
-  fallback: true,
-});
+  ...optionNames<Omit<BreakerOptions, keyof PolicyOptions>>({
+    key: true,
+    maxKeys: true,
+    idleMs: true,
+    isFailure: true,
+    fallback: true,
+  }),
+]);
 
 /** The middleware `breaker()` returns, with its controls attached. */
 export interface BreakerMiddleware extends Middleware {

@@ -6,7 +6,7 @@
 import { isRejection } from './errors.js';
 import { Emitter, type BreakerEventName, type BreakerListener } from './events.js';
 import type { HealthCheckResult } from './health.js';
-import type { OptionNames } from './known-keys.js';
+import { optionNames } from './known-keys.js';
 import { POLICY_OPTIONS } from './option-names.js';
 import { functionOption, normalizePolicy, type PolicyOptions } from './options.js';
 import { Policy, type BreakerStats } from './policy.js';
@@ -28,10 +28,10 @@ export interface CircuitBreakerOptions extends PolicyOptions {
   isFailure?: (err: unknown) => boolean;
 }
 
-const CIRCUIT_BREAKER_OPTIONS: OptionNames<CircuitBreakerOptions> = Object.freeze({
+const CIRCUIT_BREAKER_OPTIONS: readonly string[] = Object.freeze([
   ...POLICY_OPTIONS,
-  isFailure: true,
-});
+  ...optionNames<Omit<CircuitBreakerOptions, keyof PolicyOptions>>({ isFailure: true }),
+]);
 
 /** The default: a 4xx carried by the error is the caller's fault, not the dependency's. */
 export function defaultIsFailure(err: unknown): boolean {

@@ -1,5 +1,5 @@
 /** The names of the policy options, for refusing unknown keys (known-keys.ts). */
-import type { OptionNames } from './known-keys.js';
+import { optionNames } from './known-keys.js';
 import type {
   FailureRateOptions,
   HalfOpenOptions,
@@ -8,7 +8,7 @@ import type {
 } from './options.js';
 
 /** Every option of {@link PolicyOptions}; then those of its nested bags. */
-export const POLICY_OPTIONS: OptionNames<PolicyOptions> = Object.freeze({
+export const POLICY_OPTIONS = optionNames<PolicyOptions>({
   name: true,
   failureThreshold: true,
   failureRate: true,
@@ -28,16 +28,16 @@ export const POLICY_OPTIONS: OptionNames<PolicyOptions> = Object.freeze({
   clock: true,
   random: true,
 });
-export const FAILURE_RATE_OPTIONS: OptionNames<FailureRateOptions> = Object.freeze({
+export const FAILURE_RATE_OPTIONS = optionNames<FailureRateOptions>({
   threshold: true,
   windowMs: true,
   minimumCalls: true,
 });
-export const SLOW_CALL_OPTIONS: OptionNames<SlowCallOptions> = Object.freeze({
+export const SLOW_CALL_OPTIONS = optionNames<SlowCallOptions>({
   durationMs: true,
   rateThreshold: true,
 });
-export const HALF_OPEN_OPTIONS: OptionNames<HalfOpenOptions> = Object.freeze({
+export const HALF_OPEN_OPTIONS = optionNames<HalfOpenOptions>({
   probes: true,
   successThreshold: true,
   maxConcurrent: true,

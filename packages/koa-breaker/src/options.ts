@@ -204,7 +204,7 @@ const defaultClock: Clock = () => performance.now();
  */
 export function normalizePolicy(
   input: unknown,
-  accepted: Readonly<Record<string, true>> = POLICY_OPTIONS,
+  accepted: readonly string[] = POLICY_OPTIONS,
 ): NormalizedPolicy {
   const o = object('options', input) ?? {};
   rejectUnknownKeys('', o, accepted);
@@ -217,7 +217,7 @@ export function normalizePolicy(
       : positiveInt('failureThreshold', o.failureThreshold, DEFAULTS.failureThreshold);
 
   const rate = object('failureRate', o.failureRate);
-  if (rate) rejectUnknownKeys('failureRate.', rate, FAILURE_RATE_OPTIONS);
+  if (rate) rejectUnknownKeys('failureRate', rate, FAILURE_RATE_OPTIONS);
   const failureRate = rate ? fraction('failureRate.threshold', rate.threshold, false) : Infinity;
   const windowMs = positiveMs('failureRate.windowMs', rate?.windowMs, DEFAULTS.windowMs);
   const minimumCalls = positiveInt(
@@ -227,7 +227,7 @@ export function normalizePolicy(
   );
 
   const slow = object('slowCall', o.slowCall);
-  if (slow) rejectUnknownKeys('slowCall.', slow, SLOW_CALL_OPTIONS);
+  if (slow) rejectUnknownKeys('slowCall', slow, SLOW_CALL_OPTIONS);
   let slowMs = Infinity;
   if (slow) {
     if (slow.durationMs === undefined)
@@ -248,7 +248,7 @@ export function normalizePolicy(
   if (openJitter === 1) invalid('openJitter', 'a number from 0 to less than 1', openJitter);
 
   const half = object('halfOpen', o.halfOpen);
-  if (half) rejectUnknownKeys('halfOpen.', half, HALF_OPEN_OPTIONS);
+  if (half) rejectUnknownKeys('halfOpen', half, HALF_OPEN_OPTIONS);
   const probes = positiveInt('halfOpen.probes', half?.probes, DEFAULTS.probes);
   const successThreshold = positiveInt('halfOpen.successThreshold', half?.successThreshold, probes);
   if (successThreshold > probes)

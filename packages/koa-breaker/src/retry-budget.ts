@@ -3,7 +3,7 @@
  * `ratio` of the calls plus a floor of `minRetriesPerSecond`, so that retries add at most a
  * bounded fraction of load during an outage instead of multiplying it.
  */
-import { rejectUnknownKeys, type OptionNames } from './known-keys.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 import { functionOption, invalid, objectOption, positiveMs, type Clock } from './options.js';
 import { RollingWindow } from './window.js';
 
@@ -19,7 +19,7 @@ export interface RetryBudgetOptions {
   clock?: Clock;
 }
 
-const RETRY_BUDGET_OPTIONS: OptionNames<RetryBudgetOptions> = Object.freeze({
+const RETRY_BUDGET_OPTIONS = optionNames<RetryBudgetOptions>({
   ratio: true,
   minRetriesPerSecond: true,
   windowMs: true,

@@ -1,5 +1,5 @@
 import type { Context, Middleware } from 'koa';
-import { checkUnknownOptions } from './unknown-options.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 
 /**
  * Gives the base URL of one upstream instance, e.g. a `@koa-mesh/discovery` resolver filtered on
@@ -223,14 +223,6 @@ export function optionError(option: string, expected: string, got: unknown): Typ
   );
 }
 
-/**
- * The option names of a bag, spelt out once per key of `T`: adding an option to the type without
- * listing it here (or listing a name the type lacks) is a compile error.
- */
-function optionNames<T>(keys: { readonly [K in keyof Required<T>]: true }): readonly string[] {
-  return Object.freeze(Object.keys(keys));
-}
-
 export const OPTION_NAMES = Object.freeze({
   root: optionNames<CanaryRouterOptions>({
     rollout: true,
@@ -277,7 +269,7 @@ export const OPTION_NAMES = Object.freeze({
  * one of `accepted`, with a "did you mean" for a near miss. Keys set to `undefined` pass.
  */
 export function checkOptionNames(path: string, bag: object, accepted: readonly string[]): void {
-  checkUnknownOptions(PKG, path, bag, accepted);
+  rejectUnknownKeys(path, bag, accepted);
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

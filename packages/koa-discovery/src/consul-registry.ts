@@ -3,7 +3,7 @@ import type { RandomSource } from './balancers/balancer.js';
 import { cancelContext, createConsul, type ConsulApi, type ConsulClient } from './consul-api.js';
 import { parseHealthService } from './consul-parse.js';
 import type { Instance } from './instance.js';
-import { rejectUnknownKeys } from './known-keys.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 import { RegistrationKeeper } from './registration-keeper.js';
 import type { RegisteredInfo, Registration, Registry, RegistryWatch } from './registry.js';
 import { isPlainObject, functionOption, intOption, optionError, stringOption } from './validate.js';
@@ -32,7 +32,7 @@ export interface ConsulRegistryOptions {
   now?: () => number;
 }
 
-const OPTION_KEYS = Object.keys({
+const OPTION_KEYS = optionNames<ConsulRegistryOptions>({
   url: true,
   token: true,
   dc: true,
@@ -41,14 +41,14 @@ const OPTION_KEYS = Object.keys({
   syncIntervalMs: true,
   random: true,
   now: true,
-} satisfies Record<keyof ConsulRegistryOptions, true>);
-const WATCH_KEYS = Object.keys({
+});
+const WATCH_KEYS = optionNames<WatchTuning>({
   waitMs: true,
   minIntervalMs: true,
   backoffBaseMs: true,
   backoffMaxMs: true,
   emptyGraceMs: true,
-} satisfies Record<keyof WatchTuning, true>);
+});
 
 const WATCH_DEFAULTS: WatchTuning = Object.freeze({
   waitMs: 60_000,

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Middleware } from 'koa';
 import { ClientCore, type DiscoveryClient } from './client.js';
 import { isServiceUnavailableError, type ServiceUnavailableError } from './errors.js';
-import { rejectUnknownKeys } from './known-keys.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 import { normalizeOptions, type DiscoveryOptions } from './options.js';
 import { REGISTRY_EVENTS, type RegisteredInfo } from './registry.js';
 import { RequestClient } from './request-client.js';
@@ -36,7 +36,7 @@ export interface StartOptions {
   address?: string;
 }
 
-const START_KEYS = ['port', 'address'] as const satisfies readonly (keyof StartOptions)[];
+const START_KEYS = optionNames<StartOptions>({ port: true, address: true });
 
 /** The middleware `discovery()` returns, with the lifecycle and the client. */
 export interface DiscoveryMiddleware extends Middleware {

@@ -1,6 +1,6 @@
 import { STRATEGIES, type RandomSource, type Strategy } from './balancers/balancer.js';
 import { ConsulRegistry, type ConsulRegistryOptions } from './consul-registry.js';
-import { rejectUnknownKeys } from './known-keys.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 import type { Breaker } from './endpoint.js';
 import { OUTLIER_DEFAULTS, type NormalizedOutlier, type OutlierOptions } from './outlier.js';
 import { normalizeRegistration } from './registration.js';
@@ -116,7 +116,7 @@ export interface NormalizedOptions {
 }
 
 // Accepted names of each options bag, as records so the compiler keeps them equal to the types.
-const OPTION_KEYS = Object.keys({
+const OPTION_KEYS = optionNames<DiscoveryOptions>({
   registry: true,
   consul: true,
   services: true,
@@ -133,26 +133,26 @@ const OPTION_KEYS = Object.keys({
   maxServices: true,
   random: true,
   now: true,
-} satisfies Record<keyof DiscoveryOptions, true>);
-const OUTLIER_KEYS = Object.keys({
+});
+const OUTLIER_KEYS = optionNames<OutlierOptions>({
   consecutiveFailures: true,
   baseEjectionMs: true,
   maxEjectionMs: true,
   maxEjectionPercent: true,
   panicThreshold: true,
-} satisfies Record<keyof OutlierOptions, true>);
-const FETCH_KEYS = Object.keys({
+});
+const FETCH_KEYS = optionNames<FetchOptions>({
   timeoutMs: true,
   retries: true,
   retryOn: true,
   retryBudget: true,
   connections: true,
   keepAliveTimeoutMs: true,
-} satisfies Record<keyof FetchOptions, true>);
-const RETRY_BUDGET_KEYS = Object.keys({
+});
+const RETRY_BUDGET_KEYS = optionNames<RetryBudgetOptions>({
   ratio: true,
   minRetriesPerSecond: true,
-} satisfies Record<keyof RetryBudgetOptions, true>);
+});
 
 function strategyOption(name: string, value: unknown, fallback: Strategy): Strategy {
   if (value === undefined) return fallback;

@@ -1,5 +1,5 @@
 import { networkInterfaces } from 'node:os';
-import { rejectUnknownKeys } from './known-keys.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 import type { Registration, RegistrationCheck } from './registry.js';
 import {
   intOption,
@@ -25,7 +25,7 @@ export interface NormalizedRegistration {
   deregisterAfterMs: number;
 }
 
-const REGISTRATION_KEYS = Object.keys({
+const REGISTRATION_KEYS = optionNames<Registration>({
   name: true,
   id: true,
   address: true,
@@ -34,14 +34,14 @@ const REGISTRATION_KEYS = Object.keys({
   meta: true,
   version: true,
   check: true,
-} satisfies Record<keyof Registration, true>);
-const CHECK_KEYS = Object.keys({
+});
+const CHECK_KEYS = optionNames<RegistrationCheck>({
   http: true,
   intervalMs: true,
   timeoutMs: true,
   ttlMs: true,
   deregisterCriticalServiceAfterMs: true,
-} satisfies Record<keyof RegistrationCheck, true>);
+});
 
 /** Consul's floor for DeregisterCriticalServiceAfter. */
 export const DEREGISTER_FLOOR_MS = 60_000;

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { instanceUrl } from './consul-parse.js';
 import type { Instance } from './instance.js';
-import { rejectUnknownKeys } from './known-keys.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 import { normalizeRegistration, type NormalizedRegistration } from './registration.js';
 import type {
   RegisteredInfo,
@@ -34,17 +34,14 @@ export interface StaticRegistryOptions {
   env?: boolean | Readonly<Record<string, string | undefined>>;
 }
 
-const OPTION_KEYS = Object.keys({ services: true, env: true } satisfies Record<
-  keyof StaticRegistryOptions,
-  true
->);
-const INSTANCE_KEYS = Object.keys({
+const OPTION_KEYS = optionNames<StaticRegistryOptions>({ services: true, env: true });
+const INSTANCE_KEYS = optionNames<Exclude<StaticInstance, string>>({
   url: true,
   id: true,
   tags: true,
   meta: true,
   weight: true,
-} satisfies Record<keyof Exclude<StaticInstance, string>, true>);
+});
 
 /** The environment variable {@link StaticRegistry} reads. */
 export const SERVICES_ENV = 'KOA_MESH_SERVICES';

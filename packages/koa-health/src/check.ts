@@ -6,7 +6,7 @@ import type {
   HealthStatus,
   ProbeKind,
 } from './types.js';
-import { rejectUnknownKeys, type OptionNames } from './known-keys.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 import { boolean, fail, positiveInteger, timerMs } from './validate.js';
 
 /** Defaults of {@link HealthCheckSpec}. */
@@ -19,7 +19,7 @@ export const CHECK_DEFAULTS = Object.freeze({
   successThreshold: 1,
 });
 
-const SPEC_OPTIONS: OptionNames<HealthCheckSpec> = Object.freeze({
+const SPEC_OPTIONS = optionNames<HealthCheckSpec>({
   check: true,
   kind: true,
   critical: true,
@@ -74,7 +74,7 @@ export function normalizeCheck(name: unknown, input: unknown): NormalizedCheck {
   }
   if (typeof input !== 'object' || input === null || Array.isArray(input))
     fail(at, 'a function, an object with healthCheck() or a check spec', input);
-  rejectUnknownKeys(`${at}.`, input, SPEC_OPTIONS);
+  rejectUnknownKeys(at, input, SPEC_OPTIONS);
   const spec = input as HealthCheckSpec;
   const kind = spec.kind ?? CHECK_DEFAULTS.kind;
   if (!KINDS.includes(kind)) fail(`${at}.kind`, `one of ${KINDS.join(', ')}`, kind);

@@ -1,58 +1,69 @@
 /**
- * Unknown option keys, refused at construction: a misspelt option (`timeoutMS`, `intervalMS`) would
- * otherwise be ignored and the service run without it, a mistake that only shows in production.
- * Run once per constructor, never per call.
+ * Unknown option keys, refused at construction: a misspelt option (`timeoutMS` for `timeoutMs`)
+ * would otherwise be ignored and its default kept without a word, a mistake that only shows in
+ * production. Each options bag is checked once, when its factory or constructor runs, never per
+ * request. Only option bags go through here: maps keyed by the user's own names (headers, arms,
+ * services) and the user's own objects (a breaker, a resolver, a client) are not checked.
+ *
+ * The koa-mesh packages share no runtime code: each keeps its own copy of this file, identical in
+ * every package but the `PKG` line.
  */
 
 const PKG = '@koa-mesh/health';
 
-/** The names of `T`'s options, listed once: a key missing from or foreign to `T` fails to compile. */
-export type OptionNames<T> = Record<keyof T, true>;
+/**
+ * The option names of `T`, spelt out once per key (`optionNames<T>({ a: true, b: true })`) and
+ * listed once, at module load: a key of `T` left out, or a name `T` lacks, fails to compile.
+ */
+export function optionNames<T>(names: {
+  readonly [K in keyof T]-?: true;
+}): readonly (keyof T & string)[] {
+  return Object.freeze(Object.keys(names) as (keyof T & string)[]);
+}
 
 /**
- * Throws a TypeError naming the first key of `bag` that is not in `accepted` (by its full path,
- * `prefix` + key) with the accepted names, and the nearest accepted name when one is within two
- * edits. A key whose value is `undefined` is ignored: spreading a partial config carries them.
+ * Throws a TypeError naming the first key of the options bag `bag` (found at the dotted `path`,
+ * `''` for the top level) that is not one of `known`, by its full path, with the accepted names
+ * and the nearest of them when one is close. A key set to `undefined` is ignored: a spread of a
+ * partial config often carries some, and they would change nothing anyway.
  */
-export function rejectUnknownKeys(
-  prefix: string,
-  bag: object,
-  accepted: Readonly<Record<string, true>>,
-): void {
+export function rejectUnknownKeys(path: string, bag: object, known: readonly string[]): void {
   for (const key of Object.keys(bag)) {
-    if (Object.hasOwn(accepted, key) || (bag as Record<string, unknown>)[key] === undefined)
-      continue;
-    const names = Object.keys(accepted);
-    const near = nearest(key, names);
+    if (known.includes(key) || (bag as Record<string, unknown>)[key] === undefined) continue;
+    const prefix = path === '' ? '' : `${path}.`;
+    const near = nearest(key, known);
     const hint = near === undefined ? '' : ` (did you mean \`${prefix}${near}\`?)`;
     throw new TypeError(
-      `${PKG}: unknown option \`${prefix}${key}\`${hint}; expected one of ${names.map((n) => `\`${n}\``).join(', ')}`,
+      `${PKG}: unknown option \`${prefix}${key}\`${hint}; expected one of ${known.map((k) => `\`${k}\``).join(', ')}`,
     );
   }
 }
 
 /**
- * The accepted name closest to `key` (case-insensitive) within two edits. None on a tie: a guess
- * between two equally near names would point at the wrong one half the time.
+ * The name of `known` closest to `key` (case-insensitive) within two edits. None when two are
+ * equally close: a guess between them would point at the wrong one half the time.
  */
-function nearest(key: string, names: readonly string[]): string | undefined {
+function nearest(key: string, known: readonly string[]): string | undefined {
+  const k = key.toLowerCase();
   let best: string | undefined;
   let bestDistance = 3;
-  let tie = false;
-  const k = key.toLowerCase();
-  for (const name of names) {
-    const d = distance(k, name.toLowerCase());
+  let tied = false;
+  for (const name of known) {
+    const d = editDistance(k, name.toLowerCase());
     if (d < bestDistance) {
       best = name;
       bestDistance = d;
-      tie = false;
-    } else if (d === bestDistance) tie = true;
+      tied = false;
+    } else if (d === bestDistance) tied = true;
   }
-  return tie ? undefined : best;
+  return tied ? undefined : best;
 }
 
-/** Edit distance counting an adjacent transposition as one edit (`timoeutMs` for `timeoutMs`). */
-function distance(a: string, b: string): number {
+/**
+ * Optimal string alignment distance: insertions, deletions, substitutions and a swap of two
+ * neighbours (`timoeutMs` for `timeoutMs`) count one edit each. Anything past two edits is 3.
+ */
+function editDistance(a: string, b: string): number {
   if (Math.abs(a.length - b.length) > 2) return 3;
   const rows: number[][] = [];
   for (let i = 0; i <= a.length; i++) {
@@ -70,5 +81,5 @@ function distance(a: string, b: string): number {
     }
     rows.push(row);
   }
-  return rows[a.length]![b.length]!;
+  return Math.min(rows[a.length]![b.length]!, 3);
 }

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { rejectUnknownKeys, type OptionNames } from './known-keys.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 import type { HealthCheckInput, ProbeKind } from './types.js';
 import {
   boolean,
@@ -65,7 +65,7 @@ export const DEFAULTS = Object.freeze({
   initiallyReady: false,
 });
 
-const HEALTH_OPTIONS: OptionNames<HealthOptions> = Object.freeze({
+const HEALTH_OPTIONS = optionNames<HealthOptions>({
   livenessPath: true,
   readinessPath: true,
   startupPath: true,

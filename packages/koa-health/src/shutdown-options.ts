@@ -1,4 +1,4 @@
-import { rejectUnknownKeys, type OptionNames } from './known-keys.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 import {
   fail,
   optionalFunction,
@@ -81,7 +81,7 @@ export const SHUTDOWN_DEFAULTS = Object.freeze({
   terminationGracePeriodMs: 30_000,
 });
 
-const SHUTDOWN_OPTIONS: OptionNames<GracefulShutdownOptions> = Object.freeze({
+const SHUTDOWN_OPTIONS = optionNames<GracefulShutdownOptions>({
   health: true,
   signals: true,
   beforeDrain: true,

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
-import { rejectUnknownKeys } from './known-keys.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 import { serveExposition } from './listener.js';
 
 /** Options of {@link clusterMetricsServer}. */
@@ -13,10 +13,11 @@ export interface ClusterMetricsServerOptions {
   path?: string;
 }
 
-const OPTION_KEYS = Object.keys({ port: true, host: true, path: true } satisfies Record<
-  keyof ClusterMetricsServerOptions,
-  true
->);
+const OPTION_KEYS = optionNames<ClusterMetricsServerOptions>({
+  port: true,
+  host: true,
+  path: true,
+});
 
 /** The primary's aggregated exposition server. */
 export interface ClusterMetricsServer {

@@ -1,5 +1,5 @@
 import { Registry, type RegistryContentType } from 'prom-client';
-import { rejectUnknownKeys } from './known-keys.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 
 /** The Koa context as far as this package reads it (common to Koa 2 and Koa 3). */
 export interface MetricsContext {
@@ -163,7 +163,7 @@ export interface NormalizedOptions {
 }
 
 // Accepted names of each options bag, as records so the compiler keeps them equal to the types.
-const OPTION_KEYS = Object.keys({
+const OPTION_KEYS = optionNames<MetricsOptions>({
   registry: true,
   prefix: true,
   path: true,
@@ -180,16 +180,13 @@ const OPTION_KEYS = Object.keys({
   authorize: true,
   listen: true,
   cluster: true,
-} satisfies Record<keyof MetricsOptions, true>);
-const LISTEN_KEYS = Object.keys({ port: true, host: true } satisfies Record<
-  keyof ListenOptions,
-  true
->);
-const DEFAULT_METRICS_KEYS = Object.keys({
+});
+const LISTEN_KEYS = optionNames<ListenOptions>({ port: true, host: true });
+const DEFAULT_METRICS_KEYS = optionNames<DefaultMetricsOptions>({
   prefix: true,
   gcDurationBuckets: true,
   eventLoopMonitoringPrecision: true,
-} satisfies Record<keyof DefaultMetricsOptions, true>);
+});
 
 const PKG = '@koa-mesh/metrics';
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;

@@ -23,7 +23,7 @@ describe('unknown options are rejected at construction', () => {
     );
     expect(err).toBeInstanceOf(TypeError);
     expect(err.message).toBe(
-      `@koa-mesh/metrics: unknown option \`bucket\` (did you mean \`buckets\`?); expected one of the options ${OPTIONS}`,
+      `@koa-mesh/metrics: unknown option \`bucket\` (did you mean \`buckets\`?); expected one of ${OPTIONS}`,
     );
   });
 
@@ -37,7 +37,7 @@ describe('unknown options are rejected at construction', () => {
     const far = thrownBy(() => metrics({ colour: 'blue' } as unknown as MetricsOptions));
     expect(far).toBeInstanceOf(TypeError);
     expect(far.message).toBe(
-      `@koa-mesh/metrics: unknown option \`colour\`; expected one of the options ${OPTIONS}`,
+      `@koa-mesh/metrics: unknown option \`colour\`; expected one of ${OPTIONS}`,
     );
   });
 
@@ -49,7 +49,7 @@ describe('unknown options are rejected at construction', () => {
     );
     expect(err).toBeInstanceOf(TypeError);
     expect(err.message).toBe(
-      '@koa-mesh/metrics: unknown option `defaultMetrics.gcDurationBucket` (did you mean `defaultMetrics.gcDurationBuckets`?); expected one of the `defaultMetrics` options `prefix`, `gcDurationBuckets`, `eventLoopMonitoringPrecision`',
+      '@koa-mesh/metrics: unknown option `defaultMetrics.gcDurationBucket` (did you mean `defaultMetrics.gcDurationBuckets`?); expected one of `prefix`, `gcDurationBuckets`, `eventLoopMonitoringPrecision`',
     );
   });
 
@@ -59,7 +59,7 @@ describe('unknown options are rejected at construction', () => {
     );
     expect(typo).toBeInstanceOf(TypeError);
     expect(typo.message).toBe(
-      '@koa-mesh/metrics: unknown option `listen.prot` (did you mean `listen.port`?); expected one of the `listen` options `port`, `host`',
+      '@koa-mesh/metrics: unknown option `listen.prot` (did you mean `listen.port`?); expected one of `port`, `host`',
     );
     expect(
       thrownBy(() =>
@@ -77,7 +77,7 @@ describe('unknown options are rejected at construction', () => {
     );
     expect(err).toBeInstanceOf(TypeError);
     expect(err.message).toBe(
-      '@koa-mesh/metrics: unknown option `listen.pos`; expected one of the `listen` options `port`, `host`',
+      '@koa-mesh/metrics: unknown option `listen.pos`; expected one of `port`, `host`',
     );
   });
 
@@ -120,7 +120,7 @@ describe('unknown options are rejected at construction', () => {
     );
     expect(err).toBeInstanceOf(TypeError);
     expect(err.message).toBe(
-      '@koa-mesh/metrics: unknown option `pth` (did you mean `path`?); expected one of the options `port`, `host`, `path`',
+      '@koa-mesh/metrics: unknown option `pth` (did you mean `path`?); expected one of `port`, `host`, `path`',
     );
   });
 

@@ -6,9 +6,8 @@ import {
 } from '@opentelemetry/api';
 import type { PropagationFormat } from './extract.js';
 import { traceContextOf } from './koa-context.js';
-import { optionNames } from './options.js';
 import { writeBaggageHeaders, writeTraceHeaders } from './propagator.js';
-import { checkUnknownOptions } from './unknown-options.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 
 /** Options of {@link injectTraceHeaders} and {@link traceInterceptor}. */
 export interface InjectOptions {
@@ -134,7 +133,7 @@ export function traceInterceptor(
 ): <O extends DispatchOptions, H>(dispatch: Dispatch<O, H>) => Dispatch<O, H> {
   // Checked here, once: `injectTraceHeaders` runs per request and keeps its options unchecked.
   if (typeof options === 'object' && options !== null) {
-    checkUnknownOptions('@koa-mesh/tracing', '', options, INTERCEPTOR_OPTIONS);
+    rejectUnknownKeys('', options, INTERCEPTOR_OPTIONS);
   }
   return <O extends DispatchOptions, H>(dispatch: Dispatch<O, H>): Dispatch<O, H> =>
     function tracedDispatch(opts: O, handler: H): boolean {

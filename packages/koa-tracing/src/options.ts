@@ -1,7 +1,7 @@
 import type { TracerProvider } from '@opentelemetry/api';
 import type { Context as KoaContext } from 'koa';
 import { PROPAGATION_FORMATS, type PropagationFormat } from './extract.js';
-import { checkUnknownOptions } from './unknown-options.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 
 /** Options of {@link tracing}. Every field is optional. */
 export interface TracingOptions {
@@ -146,16 +146,6 @@ function routeLayerPath(matched: unknown, route: string, method: string): string
   return undefined;
 }
 
-/**
- * The option names of a bag, spelt out once per key of `T`: adding an option to the type without
- * listing it here (or listing a name the type lacks) is a compile error.
- */
-export function optionNames<T>(keys: {
-  readonly [K in keyof Required<T>]: true;
-}): readonly string[] {
-  return Object.freeze(Object.keys(keys));
-}
-
 const TRACING_OPTIONS = optionNames<TracingOptions>({
   tracerProvider: true,
   tracerName: true,
@@ -173,7 +163,7 @@ const TRACING_OPTIONS = optionNames<TracingOptions>({
 export function normalizeOptions(options: TracingOptions = {}): NormalizedOptions {
   if (typeof options !== 'object' || options === null) fail('options', 'an object', options);
   // Names first: a misspelt option would otherwise keep its default without a word.
-  checkUnknownOptions(PKG, '', options, TRACING_OPTIONS);
+  rejectUnknownKeys('', options, TRACING_OPTIONS);
   const o = options;
 
   const provider = o.tracerProvider;

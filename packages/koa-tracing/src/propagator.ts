@@ -19,9 +19,8 @@ import {
   type PropagationFormat,
 } from './extract.js';
 import { formatUberTraceId, parseUberBaggage, writeUberBaggage } from './jaeger.js';
-import { optionNames } from './options.js';
 import { FLAG_SAMPLED, formatTraceparent, KNOWN_FLAGS } from './traceparent.js';
-import { checkUnknownOptions } from './unknown-options.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 
 /** Options of {@link MeshPropagator}. */
 export interface MeshPropagatorOptions {
@@ -147,7 +146,7 @@ export class MeshPropagator implements TextMapPropagator {
 
   constructor(options: MeshPropagatorOptions = {}) {
     if (typeof options === 'object' && options !== null) {
-      checkUnknownOptions('@koa-mesh/tracing', '', options, MESH_PROPAGATOR_OPTIONS);
+      rejectUnknownKeys('', options, MESH_PROPAGATOR_OPTIONS);
     }
     const formats = options.propagators ?? ['tracecontext'];
     if (!Array.isArray(formats) || !formats.every((f) => PROPAGATION_FORMATS.includes(f))) {

@@ -16,9 +16,8 @@ import {
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-node';
 import { PROPAGATION_FORMATS, type PropagationFormat } from './extract.js';
-import { optionNames } from './options.js';
 import { MeshPropagator } from './propagator.js';
-import { checkUnknownOptions } from './unknown-options.js';
+import { optionNames, rejectUnknownKeys } from './known-keys.js';
 
 type ExportResult = Parameters<Parameters<SpanExporter['export']>[1]>[0];
 
@@ -173,7 +172,12 @@ async function otlpExporter(
 export async function startTracing(options: StartTracingOptions): Promise<TracingSdk> {
   if (typeof options !== 'object' || options === null) fail('options', 'an object', options);
   // Before anything is built or registered; `resourceAttributes` and `headers` are the user's.
-  checkUnknownOptions(PKG, '', options, START_TRACING_OPTIONS);
+  try {
+    rejectUnknownKeys('', options, START_TRACING_OPTIONS);
+  } catch (err) {
+    // This entry point names itself in all its messages (`@koa-mesh/tracing/sdk: ...`).
+    throw new TypeError((err as Error).message.replace(/^@koa-mesh\/tracing:/, `${PKG}:`));
+  }
   const { serviceName, serviceVersion, endpoint, headers, sampler } = options;
   if (typeof serviceName !== 'string' || serviceName === '') {
     fail('serviceName', 'a non-empty string', serviceName);

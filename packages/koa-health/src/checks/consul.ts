@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { HealthCheckResult, HealthCheckSpec } from '../types.js';
 import { fail, optionalString } from '../validate.js';
-import type { OptionNames } from '../known-keys.js';
+import { optionNames } from '../known-keys.js';
 import { elapsedMs, scheduling, SCHEDULING_OPTIONS, type CheckScheduling } from './spec-options.js';
 
 /** Options of {@link consulCheck}. */
@@ -12,11 +12,13 @@ export interface ConsulCheckOptions extends CheckScheduling {
   token?: string;
 }
 
-const CONSUL_CHECK_OPTIONS: OptionNames<ConsulCheckOptions> = Object.freeze({
+const CONSUL_CHECK_OPTIONS: readonly string[] = Object.freeze([
   ...SCHEDULING_OPTIONS,
-  url: true,
-  token: true,
-});
+  ...optionNames<Omit<ConsulCheckOptions, keyof CheckScheduling>>({
+    url: true,
+    token: true,
+  }),
+]);
 
 /**
  * The Consul agent answers and its cluster has a leader (`GET /v1/status/leader`), over plain

@@ -1,7 +1,7 @@
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import type { HealthCheckResult, HealthCheckSpec } from '../types.js';
 import { fail, positiveNumber, timerMs } from '../validate.js';
-import type { OptionNames } from '../known-keys.js';
+import { optionNames } from '../known-keys.js';
 import { scheduling, SCHEDULING_OPTIONS, type CheckScheduling } from './spec-options.js';
 
 /** Options of {@link eventLoopDelayCheck}. */
@@ -16,13 +16,15 @@ export interface EventLoopDelayCheckOptions extends CheckScheduling {
   resolutionMs?: number;
 }
 
-const EVENT_LOOP_DELAY_OPTIONS: OptionNames<EventLoopDelayCheckOptions> = Object.freeze({
+const EVENT_LOOP_DELAY_OPTIONS: readonly string[] = Object.freeze([
   ...SCHEDULING_OPTIONS,
-  maxDelayMs: true,
-  warnDelayMs: true,
-  percentile: true,
-  resolutionMs: true,
-});
+  ...optionNames<Omit<EventLoopDelayCheckOptions, keyof CheckScheduling>>({
+    maxDelayMs: true,
+    warnDelayMs: true,
+    percentile: true,
+    resolutionMs: true,
+  }),
+]);
 
 /**
  * Event-loop delay of this process between runs: an unref'd timer every `resolutionMs` records

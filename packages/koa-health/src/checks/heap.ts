@@ -1,7 +1,7 @@
 import { getHeapStatistics } from 'node:v8';
 import type { HealthCheckResult, HealthCheckSpec } from '../types.js';
 import { fail, positiveNumber } from '../validate.js';
-import type { OptionNames } from '../known-keys.js';
+import { optionNames } from '../known-keys.js';
 import { scheduling, SCHEDULING_OPTIONS, type CheckScheduling } from './spec-options.js';
 
 /** Options of {@link heapCheck}. */
@@ -12,11 +12,13 @@ export interface HeapCheckOptions extends CheckScheduling {
   warnRatio?: number;
 }
 
-const HEAP_CHECK_OPTIONS: OptionNames<HeapCheckOptions> = Object.freeze({
+const HEAP_CHECK_OPTIONS: readonly string[] = Object.freeze([
   ...SCHEDULING_OPTIONS,
-  maxRatio: true,
-  warnRatio: true,
-});
+  ...optionNames<Omit<HeapCheckOptions, keyof CheckScheduling>>({
+    maxRatio: true,
+    warnRatio: true,
+  }),
+]);
 
 function ratioOption(option: string, value: unknown, fallback: number): number {
   const v = positiveNumber(option, value, fallback);

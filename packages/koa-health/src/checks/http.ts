@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { HealthCheckResult, HealthCheckSpec, HealthStatus } from '../types.js';
 import { fail, optionalFunction } from '../validate.js';
-import type { OptionNames } from '../known-keys.js';
+import { optionNames } from '../known-keys.js';
 import { elapsedMs, scheduling, SCHEDULING_OPTIONS, type CheckScheduling } from './spec-options.js';
 
 /** Options of {@link httpCheck}. */
@@ -15,12 +15,14 @@ export interface HttpCheckOptions extends CheckScheduling {
 }
 
 // `headers` is the user's map of header names: its keys are not checked.
-const HTTP_CHECK_OPTIONS: OptionNames<HttpCheckOptions> = Object.freeze({
+const HTTP_CHECK_OPTIONS: readonly string[] = Object.freeze([
   ...SCHEDULING_OPTIONS,
-  method: true,
-  headers: true,
-  expectStatus: true,
-});
+  ...optionNames<Omit<HttpCheckOptions, keyof CheckScheduling>>({
+    method: true,
+    headers: true,
+    expectStatus: true,
+  }),
+]);
 
 const STATUSES: readonly string[] = ['pass', 'warn', 'fail'];
 

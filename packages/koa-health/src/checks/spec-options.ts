@@ -1,4 +1,4 @@
-import { rejectUnknownKeys, type OptionNames } from '../known-keys.js';
+import { optionNames, rejectUnknownKeys } from '../known-keys.js';
 import type { HealthCheckSpec } from '../types.js';
 import { plainObject } from '../validate.js';
 
@@ -9,7 +9,7 @@ export type CheckScheduling = Pick<
 >;
 
 /** The scheduling options every built-in check accepts, beside its own. */
-export const SCHEDULING_OPTIONS: OptionNames<CheckScheduling> = Object.freeze({
+export const SCHEDULING_OPTIONS = optionNames<CheckScheduling>({
   kind: true,
   critical: true,
   timeoutMs: true,
@@ -26,10 +26,16 @@ export const SCHEDULING_OPTIONS: OptionNames<CheckScheduling> = Object.freeze({
 export function scheduling(
   fn: string,
   options: unknown,
-  accepted: Readonly<Record<string, true>>,
+  accepted: readonly string[],
 ): CheckScheduling {
   const o = plainObject(`${fn} options`, options) as CheckScheduling;
-  rejectUnknownKeys(`${fn} `, o, accepted);
+  try {
+    rejectUnknownKeys(fn, o, accepted);
+  } catch (err) {
+    // A built-in check's options are its arguments, not a bag at a dotted path: its other
+    // messages name them `heapCheck maxRatio`, so the full key and the suggestion do too.
+    throw new TypeError((err as Error).message.replaceAll(`\`${fn}.`, `\`${fn} `));
+  }
   const out: CheckScheduling = {};
   if (o.kind !== undefined) out.kind = o.kind;
   if (o.critical !== undefined) out.critical = o.critical;
