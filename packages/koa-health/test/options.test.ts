@@ -434,29 +434,29 @@ describe('unknown options', () => {
 
   it.each<[string, () => unknown, string]>([
     [
-      'heapCheck maxRatoi',
+      'heapCheck.maxRatoi',
       () => heapCheck({ maxRatoi: 0.5 } as never),
-      `${U} \`heapCheck maxRatoi\` (did you mean \`heapCheck maxRatio\`?); expected one of ${scheduling}, \`maxRatio\`, \`warnRatio\``,
+      `${U} \`heapCheck.maxRatoi\` (did you mean \`heapCheck.maxRatio\`?); expected one of ${scheduling}, \`maxRatio\`, \`warnRatio\``,
     ],
     [
       'eventLoopDelayCheck maxDelay',
       () => eventLoopDelayCheck({ maxDelay: 100 } as never),
-      `${U} \`eventLoopDelayCheck maxDelay\` (did you mean \`eventLoopDelayCheck maxDelayMs\`?); expected one of ${scheduling}, \`maxDelayMs\`, \`warnDelayMs\`, \`percentile\`, \`resolutionMs\``,
+      `${U} \`eventLoopDelayCheck.maxDelay\` (did you mean \`eventLoopDelayCheck.maxDelayMs\`?); expected one of ${scheduling}, \`maxDelayMs\`, \`warnDelayMs\`, \`percentile\`, \`resolutionMs\``,
     ],
     [
-      'consulCheck URL',
+      'consulCheck.URL',
       () => consulCheck({ URL: 'http://127.0.0.1:8500' } as never),
-      `${U} \`consulCheck URL\` (did you mean \`consulCheck url\`?); expected one of ${scheduling}, \`url\`, \`token\``,
+      `${U} \`consulCheck.URL\` (did you mean \`consulCheck.url\`?); expected one of ${scheduling}, \`url\`, \`token\``,
     ],
     [
       'httpCheck header',
       () => httpCheck('http://x/', { header: { a: 'b' } } as never),
-      `${U} \`httpCheck header\` (did you mean \`httpCheck headers\`?); expected one of ${scheduling}, \`method\`, \`headers\`, \`expectStatus\``,
+      `${U} \`httpCheck.header\` (did you mean \`httpCheck.headers\`?); expected one of ${scheduling}, \`method\`, \`headers\`, \`expectStatus\``,
     ],
     [
       'redisCheck interval',
       () => redisCheck({ ping: async () => 'PONG' }, { interval: 5 } as never),
-      `${U} \`redisCheck interval\` (did you mean \`redisCheck intervalMs\`?); expected one of ${scheduling}`,
+      `${U} \`redisCheck.interval\` (did you mean \`redisCheck.intervalMs\`?); expected one of ${scheduling}`,
     ],
   ])('the built-in check refuses the unknown key %s', (_what, make, message) => {
     expect(make).toThrow(new TypeError(message));
@@ -465,7 +465,7 @@ describe('unknown options', () => {
   it('makes no guess between two equally near names (arRatio: maxRatio or warnRatio)', () => {
     expect(() => heapCheck({ arRatio: 0.5 } as never)).toThrow(
       new TypeError(
-        `${U} \`heapCheck arRatio\`; expected one of ${scheduling}, \`maxRatio\`, \`warnRatio\``,
+        `${U} \`heapCheck.arRatio\`; expected one of ${scheduling}, \`maxRatio\`, \`warnRatio\``,
       ),
     );
   });

@@ -172,12 +172,7 @@ async function otlpExporter(
 export async function startTracing(options: StartTracingOptions): Promise<TracingSdk> {
   if (typeof options !== 'object' || options === null) fail('options', 'an object', options);
   // Before anything is built or registered; `resourceAttributes` and `headers` are the user's.
-  try {
-    rejectUnknownKeys('', options, START_TRACING_OPTIONS);
-  } catch (err) {
-    // This entry point names itself in all its messages (`@koa-mesh/tracing/sdk: ...`).
-    throw new TypeError((err as Error).message.replace(/^@koa-mesh\/tracing:/, `${PKG}:`));
-  }
+  rejectUnknownKeys('', options, START_TRACING_OPTIONS);
   const { serviceName, serviceVersion, endpoint, headers, sampler } = options;
   if (typeof serviceName !== 'string' || serviceName === '') {
     fail('serviceName', 'a non-empty string', serviceName);

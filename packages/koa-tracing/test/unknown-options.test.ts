@@ -113,17 +113,17 @@ describe('unknown options', () => {
       [
         'a misspelt option, with the suggestion',
         { serviceName: 's', resourceAttributs: { 'deployment.environment.name': 'prod' } },
-        `@koa-mesh/tracing/sdk: unknown option \`resourceAttributs\` (did you mean \`resourceAttributes\`?); expected one of ${SDK}`,
+        `@koa-mesh/tracing: unknown option \`resourceAttributs\` (did you mean \`resourceAttributes\`?); expected one of ${SDK}`,
       ],
       [
         'an option in the wrong case, which exported nowhere',
         { serviceName: 's', endPoint: 'http://collector:4318/v1/traces' },
-        `@koa-mesh/tracing/sdk: unknown option \`endPoint\` (did you mean \`endpoint\`?); expected one of ${SDK}`,
+        `@koa-mesh/tracing: unknown option \`endPoint\` (did you mean \`endpoint\`?); expected one of ${SDK}`,
       ],
       [
         'an option with no near name',
         { serviceName: 's', spanProcessors: [] },
-        `@koa-mesh/tracing/sdk: unknown option \`spanProcessors\`; expected one of ${SDK}`,
+        `@koa-mesh/tracing: unknown option \`spanProcessors\`; expected one of ${SDK}`,
       ],
     ])('rejects %s before registering anything', async (_name, options, message) => {
       const start = startTracing(options as StartTracingOptions);
@@ -156,7 +156,7 @@ describe('unknown options', () => {
       }
       await expect(
         startTracing({ serviceName: 'users', endPoint: 'http://c' } as StartTracingOptions),
-      ).rejects.toThrow('@koa-mesh/tracing/sdk: unknown option `endPoint`');
+      ).rejects.toThrow('@koa-mesh/tracing: unknown option `endPoint`');
     });
   });
 });

@@ -29,13 +29,7 @@ export function scheduling(
   accepted: readonly string[],
 ): CheckScheduling {
   const o = plainObject(`${fn} options`, options) as CheckScheduling;
-  try {
-    rejectUnknownKeys(fn, o, accepted);
-  } catch (err) {
-    // A built-in check's options are its arguments, not a bag at a dotted path: its other
-    // messages name them `heapCheck maxRatio`, so the full key and the suggestion do too.
-    throw new TypeError((err as Error).message.replaceAll(`\`${fn}.`, `\`${fn} `));
-  }
+  rejectUnknownKeys(fn, o, accepted);
   const out: CheckScheduling = {};
   if (o.kind !== undefined) out.kind = o.kind;
   if (o.critical !== undefined) out.critical = o.critical;
