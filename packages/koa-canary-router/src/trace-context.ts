@@ -1,6 +1,7 @@
 /** The part of `@opentelemetry/api` the proxy uses. */
 interface OtelApi {
   context: { active(): unknown };
+  trace: { getSpan(context: unknown): unknown };
   propagation: {
     inject(context: unknown, carrier: Record<string, string>): void;
   };
@@ -27,7 +28,7 @@ export class TraceContext {
       (mod) => {
         // ESM namespace or a CJS module object, depending on how this package was loaded.
         const api = ((mod as { default?: unknown }).default ?? mod) as Partial<OtelApi>;
-        this.api = api.propagation && api.context ? (api as OtelApi) : null;
+        this.api = api.propagation && api.context && api.trace ? (api as OtelApi) : null;
       },
       () => {
         this.api = null;
@@ -37,8 +38,10 @@ export class TraceContext {
   }
 
   /**
-   * The propagation headers for the request's context (the one `@koa-mesh/tracing` left on `ctx`,
-   * else the active one), or undefined when there are none.
+   * The propagation headers for the request's context, or undefined when there are none. The
+   * active context when it carries a span (with a context manager it is tracing's, or a span the
+   * app started around the router, which must be the upstream's parent); otherwise the one
+   * `@koa-mesh/tracing` left on `ctx` (no context manager: the active context is empty).
    */
   async headers(ctx: object): Promise<Record<string, string> | undefined> {
     if (this.api === undefined) await this.load();
@@ -46,8 +49,10 @@ export class TraceContext {
     if (!api) return undefined;
     const carrier: Record<string, string> = {};
     try {
+      const active = api.context.active();
       const own = (ctx as { [TRACING_CONTEXT]?: unknown })[TRACING_CONTEXT];
-      api.propagation.inject(own ?? api.context.active(), carrier);
+      const chosen = own === undefined || api.trace.getSpan(active) !== undefined ? active : own;
+      api.propagation.inject(chosen, carrier);
     } catch {
       return undefined;
     }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as api from '@opentelemetry/api';
 import type Koa from 'koa';
 import { startApp } from '@koa-mesh/testkit';
@@ -63,6 +64,49 @@ async function gateway(
 function values(raw: string[], name: string): string[] {
   return raw.filter((_, i) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === name);
 }
+
+/**
+ * A context manager on AsyncLocalStorage, as an SDK registers (the packages here do not depend on
+ * @opentelemetry/context-async-hooks): enough for `context.with` to reach the router.
+ */
+function alsContextManager(): api.ContextManager {
+  const store = new AsyncLocalStorage<api.Context>();
+  const manager: api.ContextManager = {
+    active: () => store.getStore() ?? api.ROOT_CONTEXT,
+    with: (context, fn, thisArg, ...args) => store.run(context, () => fn.apply(thisArg, args)),
+    bind: (_context, target) => target,
+    enable: () => manager,
+    disable: () => manager,
+  };
+  return manager;
+}
+
+describe('trace context with a context manager', () => {
+  it('makes a span the app started around the router the parent of the upstream call', async () => {
+    api.propagation.setGlobalPropagator(traceparentPropagator);
+    api.context.setGlobalContextManager(alsContextManager());
+    try {
+      const up = await upstream('up');
+      open.push(up);
+      const user = { traceId: HOP.traceId, spanId: '1111111111111111' };
+      const userSpan: Koa.Middleware = (_ctx, next) =>
+        api.context.with(
+          api.trace.setSpanContext(api.context.active(), {
+            ...user,
+            traceFlags: api.TraceFlags.SAMPLED,
+          }),
+          next,
+        );
+      const gw = await gateway(up.url, [tracingLike, userSpan]);
+      await send(`${gw.url}/`);
+      expect(values(up.seen[0]!.rawHeaders, 'traceparent')).toEqual([
+        `00-${user.traceId}-${user.spanId}-01`,
+      ]);
+    } finally {
+      api.context.disable();
+    }
+  });
+});
 
 describe('trace context without an SDK', () => {
   it("injects this hop's context that @koa-mesh/tracing left on the ctx, not the client's stale traceparent", async () => {
