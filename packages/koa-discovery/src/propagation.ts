@@ -31,7 +31,7 @@ export function createPropagation(): {
         (m) => {
           // CJS interop hands back the namespace under `default` in some loaders.
           const ns = (m as unknown as { default?: OtelApi }).default ?? m;
-          api = ns.propagation ? ns : null;
+          api = ns.propagation && ns.context && ns.trace ? ns : null;
         },
         () => {
           api = null;
@@ -86,11 +86,14 @@ function injectInto(
   }
 }
 
-/** The context `@koa-mesh/tracing` left on `ctx` when there is one, else the active one. */
+/**
+ * The active context when it carries a span (with a context manager it is tracing's, or a span the
+ * handler started, which must be the upstream's parent); otherwise the one `@koa-mesh/tracing`
+ * left on `ctx` (no context manager: the active context is empty), or the active one.
+ */
 function contextOf(api: OtelApi, ctx: object | undefined): OtelApiNamespace.Context {
-  const own =
-    ctx === undefined
-      ? undefined
-      : (ctx as { [TRACING_CONTEXT]?: OtelApiNamespace.Context })[TRACING_CONTEXT];
-  return own ?? api.context.active();
+  const active = api.context.active();
+  if (ctx === undefined) return active;
+  const own = (ctx as { [TRACING_CONTEXT]?: OtelApiNamespace.Context })[TRACING_CONTEXT];
+  return own === undefined || api.trace.getSpan(active) !== undefined ? active : own;
 }

@@ -1,9 +1,12 @@
 import { Readable } from 'node:stream';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
+  context,
   propagation,
   ROOT_CONTEXT,
   trace,
   type Context,
+  type ContextManager,
   type TextMapPropagator,
 } from '@opentelemetry/api';
 import { freePort, startApp, waitFor, type RunningServer } from '@koa-mesh/testkit';
@@ -268,6 +271,44 @@ describe('fetch through ctx.state.discovery', () => {
       await (await mw.client.fetch('orders', '/')).body.dump();
       expect(a.seen.slice(2).map((h) => h.traceparent)).toEqual([undefined, undefined, undefined]);
     } finally {
+      propagation.disable();
+    }
+  });
+
+  it('makes a span the handler started the parent of its call, with a context manager', async () => {
+    const a = track(await upstream('a'));
+    propagation.setGlobalPropagator(traceparentPropagator);
+    const store = new AsyncLocalStorage<Context>();
+    const manager: ContextManager = {
+      active: () => store.getStore() ?? ROOT_CONTEXT,
+      with: (c, fn, thisArg, ...args) => store.run(c, () => fn.apply(thisArg, args)),
+      bind: (_c, target) => target,
+      enable: () => manager,
+      disable: () => manager,
+    };
+    context.setGlobalContextManager(manager);
+    try {
+      const mw = discovery({ services: { orders: [a.url] }, env: false });
+      mids.push(mw);
+      const app = new Koa();
+      app.use(async (ctx, next) => {
+        // What @koa-mesh/tracing leaves: this hop's context on ctx, and active downstream.
+        const own = trace.setSpanContext(ROOT_CONTEXT, SPAN);
+        (ctx as unknown as Record<symbol, Context>)[TRACING_CONTEXT] = own;
+        await context.with(own, next);
+      });
+      app.use(mw);
+      const child = { ...SPAN, spanId: '1111111111111111' };
+      app.use(async (ctx) => {
+        await context.with(trace.setSpanContext(context.active(), child), async () => {
+          await (await ctx.state.discovery.fetch('orders', '/')).body.dump();
+        });
+        ctx.body = 'ok';
+      });
+      await request(app.callback()).get('/').expect(200);
+      expect(a.seen[0]!.traceparent).toBe(`00-${child.traceId}-${child.spanId}-01`);
+    } finally {
+      context.disable();
       propagation.disable();
     }
   });
