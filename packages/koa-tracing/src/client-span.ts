@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import {
-  context as otelContext,
   isSpanContextValid,
   SpanKind,
   trace,
@@ -11,14 +10,14 @@ import {
   type TracerProvider,
 } from '@opentelemetry/api';
 import { isAllZeros } from './hex.js';
-import { traceContextOf } from './koa-context.js';
+import { outboundContext } from './koa-context.js';
 import { FLAG_RANDOM, KNOWN_FLAGS } from './traceparent.js';
 
 /** Options of {@link startClientSpan}. */
 export interface ClientSpanOptions {
   /** A Koa context the middleware traced: the span is a child of its request span. */
   ctx?: object;
-  /** The parent context. @default the `ctx`'s, else context.active() */
+  /** The parent context. @default context.active() when it holds a span, else the `ctx`'s */
   context?: Context;
   /** @default trace.getTracerProvider() */
   tracerProvider?: TracerProvider;
@@ -58,8 +57,7 @@ function randomHex(bytes: number): string {
  * ```
  */
 export function startClientSpan(name: string, options: ClientSpanOptions = {}): ClientSpan {
-  const parent =
-    options.context ?? (options.ctx && traceContextOf(options.ctx)) ?? otelContext.active();
+  const parent = options.context ?? outboundContext(options.ctx);
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(
     '@koa-mesh/tracing',
   );

@@ -1,11 +1,6 @@
-import {
-  context as otelContext,
-  isSpanContextValid,
-  trace,
-  type Context,
-} from '@opentelemetry/api';
+import { isSpanContextValid, trace, type Context } from '@opentelemetry/api';
 import type { PropagationFormat } from './extract.js';
-import { traceContextOf } from './koa-context.js';
+import { outboundContext } from './koa-context.js';
 import { writeBaggageHeaders, writeTraceHeaders } from './propagator.js';
 import { optionNames, rejectUnknownKeys } from './known-keys.js';
 
@@ -15,7 +10,7 @@ export interface InjectOptions {
   propagators?: readonly PropagationFormat[];
   /** Write W3C `baggage` from the context. @default true */
   baggage?: boolean;
-  /** The context to propagate. @default the `ctx`'s, else context.active() */
+  /** The context to propagate. @default context.active() when it holds a span, else the `ctx`'s */
   context?: Context;
   /**
    * A Koa context the middleware traced: its request context is propagated. Needed when no
@@ -48,8 +43,7 @@ export function injectTraceHeaders<H extends HeaderTarget>(
   headers: H,
   options: InjectOptions = {},
 ): H {
-  const ctx =
-    options.context ?? (options.ctx && traceContextOf(options.ctx)) ?? otelContext.active();
+  const ctx = options.context ?? outboundContext(options.ctx);
   const isHeaders = typeof (headers as { set?: unknown }).set === 'function';
   const set = isHeaders
     ? (name: string, value: string) =>

@@ -508,6 +508,26 @@ describe('context for downstream code', () => {
     expect(child!.spanContext().traceId).toBe(server!.spanContext().traceId);
   });
 
+  it('injectTraceHeaders and startClientSpan with { ctx } take a span the handler started as parent', async () => {
+    const app = traced();
+    app.use(async (ctx) => {
+      const tracer = provider.getTracer('test');
+      const child = tracer.startSpan('batch');
+      await context.with(trace.setSpan(context.active(), child), async () => {
+        const call = startClientSpan('GET', { ctx, tracerProvider: provider });
+        call.span.end();
+        ctx.body = { out: injectTraceHeaders({}, { ctx }), childId: child.spanContext().spanId };
+      });
+      child.end();
+    });
+    const res = await request(app.callback()).get('/').expect(200);
+    const body = res.body as { out: { traceparent: string }; childId: string };
+    expect(body.out.traceparent.split('-')[2]).toBe(body.childId);
+    await serverSpans();
+    const client = exporter.getFinishedSpans().find((s) => s.kind === SpanKind.CLIENT);
+    expect(client!.parentSpanContext?.spanId).toBe(body.childId);
+  });
+
   it('carries parent and child across an outbound call to a second server', async () => {
     const downstream = traced();
     downstream.use((ctx) => void (ctx.body = { traceId: ctx.state.traceId }));
