@@ -48,7 +48,7 @@ export function injectTraceHeaders<H extends HeaderTarget>(
   const set = isHeaders
     ? (name: string, value: string) =>
         void (headers as { set(n: string, v: string): unknown }).set(name, value)
-    : (name: string, value: string) => void ((headers as Record<string, unknown>)[name] = value);
+    : (name: string, value: string) => setInRecord(headers as Record<string, unknown>, name, value);
   const sc = trace.getSpanContext(ctx);
   const formats = options.propagators ?? TRACECONTEXT;
   if (sc && isSpanContextValid(sc)) {
@@ -56,6 +56,15 @@ export function injectTraceHeaders<H extends HeaderTarget>(
   }
   if (options.baggage ?? true) writeBaggageHeaders(ctx, formats, set);
   return headers;
+}
+
+/**
+ * Sets header `name` (lowercase) in a plain record, first removing a copy of it under another
+ * case (`Traceparent`): header names are case-insensitive, and undici would send both.
+ */
+function setInRecord(record: Record<string, unknown>, name: string, value: string): void {
+  for (const key in record) if (key !== name && key.toLowerCase() === name) delete record[key];
+  record[name] = value;
 }
 
 /** Deletes header `name` (lowercase) from a `Headers`-like object or, in any case, a record. */

@@ -178,6 +178,21 @@ describe('outbound propagation without an SDK', () => {
     expect(injectTraceHeaders({ accept: 'a' })).toEqual({ accept: 'a' });
   });
 
+  it('replaces a header of another case in a plain object instead of adding a second one', async () => {
+    const a = new Koa();
+    a.use(tracing());
+    a.use((ctx) => {
+      ctx.body = injectTraceHeaders(
+        { Traceparent: '00-11111111111111111111111111111111-2222222222222222-01', Accept: 'a' },
+        { ctx },
+      );
+    });
+    const res = await request(a.callback()).get('/').set('traceparent', TRACEPARENT).expect(200);
+    const out = res.body as Record<string, string>;
+    expect(Object.keys(out).sort()).toEqual(['Accept', 'traceparent']);
+    expect(out.traceparent).toMatch(new RegExp(`^00-${TRACE}-[0-9a-f]{16}-01$`));
+  });
+
   it('writes into a Headers object', async () => {
     const { state } = await seen(app(), { traceparent: TRACEPARENT });
     const headers = new Headers();
