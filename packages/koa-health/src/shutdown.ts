@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ShutdownStepError, type ShutdownStep } from './errors.js';
 import {
@@ -36,6 +37,26 @@ export interface GracefulShutdown {
 }
 
 const PREFIX = '@koa-mesh/health: shutdown:';
+
+/** On a socket: the response to the newest request received on it. */
+const NEWEST = Symbol('koa-mesh.health.newestResponse');
+/** On a response: `Connection: close` was set here, not by the app. */
+const MARKED = Symbol('koa-mesh.health.connectionClose');
+
+type TrackedSocket = Socket & { [NEWEST]?: ServerResponse };
+type TrackedResponse = ServerResponse & { [MARKED]?: boolean };
+
+/**
+ * Marks `res` to close its connection, if it is the newest response of its socket. Node ends the
+ * connection after the first response carrying `Connection: close`: pipelined requests behind it,
+ * already handed to the app (their work done), would never be answered. So only the response to
+ * the last request received on a connection carries it.
+ */
+function markClose(res: TrackedResponse): void {
+  if (res.headersSent || (res.req.socket as TrackedSocket)[NEWEST] !== res) return;
+  res.setHeader('Connection', 'close');
+  res[MARKED] = true;
+}
 
 function hookName(hook: ShutdownHook, index: number): string {
   return hook.name ? `"${hook.name}"` : `#${index + 1}`;
@@ -101,11 +122,24 @@ export function gracefulShutdown(
     inflight.delete(this);
     // A response that went out without `Connection: close` (headers sent before the drain, or
     // wiped by Koa's error handler) left its connection alive: once the server is closing, close
-    // it now rather than after the keep-alive timeout.
-    if (closing) server.closeIdleConnections();
+    // it now rather than after the keep-alive timeout. Not while pipelined responses wait behind
+    // this one: Node counts a connection whose requests have all been read as idle, and would
+    // destroy it before they are written.
+    if (closing && (this.req.socket as TrackedSocket)[NEWEST] === this)
+      server.closeIdleConnections();
   }
-  function onRequest(_req: IncomingMessage, res: ServerResponse): void {
-    if (draining && !res.headersSent) res.setHeader('Connection', 'close');
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket as TrackedSocket;
+    const previous: TrackedResponse | undefined = socket[NEWEST];
+    socket[NEWEST] = res;
+    if (draining) {
+      // A request pipelined behind one not answered yet: the close moves on to the newer response.
+      if (previous?.[MARKED] === true && !previous.headersSent) {
+        previous.removeHeader('Connection');
+        previous[MARKED] = false;
+      }
+      markClose(res);
+    }
     inflight.add(res);
     res.on('close', onResponseClose);
   }
@@ -213,7 +247,7 @@ export function gracefulShutdown(
     // Step 1: stop getting traffic.
     draining = true;
     o.health?.beginShutdown();
-    for (const res of inflight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    for (const res of inflight) markClose(res);
     logger.info(`${PREFIX} ${reason} received, readiness fails from now on`);
     await timed('beforeDrain', () => runHooks('beforeDrain', o.beforeDrain, errors));
 

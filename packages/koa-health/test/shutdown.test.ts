@@ -1,5 +1,6 @@
 // The shutdown orchestrator in-process, on a real listener: hooks, deadlines, signals, headers.
 import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
 import Koa from 'koa';
 import { Client } from 'undici';
 import { waitFor } from '@koa-mesh/testkit';
@@ -82,6 +83,52 @@ function appWithSlowRoute(): { app: Koa; release: () => void; started: () => num
     },
     started: () => count,
   };
+}
+
+/**
+ * Writes `paths` as pipelined GETs in one packet on a raw socket (undici pipelines only when it
+ * chooses to) and resolves with everything the server sent once it closed the connection.
+ */
+function pipelined(origin: string, paths: string[]): Promise<string> {
+  const { hostname, port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    cleanups.push(() => socket.destroy());
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(received));
+    socket.write(paths.map((p) => `GET ${p} HTTP/1.1\r\nHost: test\r\n\r\n`).join(''));
+  });
+}
+
+/** Status line and Connection header of every response in a raw HTTP/1.1 byte stream, in order. */
+function responsesOf(raw: string): Array<{ status: number; connection: string; body: string }> {
+  return raw
+    .split(/(?=HTTP\/1\.1 \d{3} )/)
+    .filter((part) => part !== '')
+    .map((part) => {
+      const [head = '', body = ''] = part.split('\r\n\r\n');
+      return {
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]),
+        connection: /\r\nconnection: ([^\r]*)/i.exec(head)?.[1]?.toLowerCase() ?? '',
+        body,
+      };
+    });
+}
+
+function appCountingPipelined(): { app: Koa; release: () => void; handled: string[] } {
+  const app = new Koa();
+  const handled: string[] = [];
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  app.use(async (ctx) => {
+    handled.push(ctx.path);
+    if (ctx.path === '/slow') await held;
+    ctx.body = ctx.path;
+  });
+  return { app, release, handled };
 }
 
 describe('gracefulShutdown in-process', () => {
@@ -187,6 +234,53 @@ describe('gracefulShutdown in-process', () => {
     expect(res.headers.connection).not.toBe('close');
     // The keep-alive connection is closed once idle: the close step ends well before its deadline.
     expect((await result).exitCode).toBe(0);
+  });
+
+  it('pipelined requests received before the signal are all answered, then the connection closes', async () => {
+    const { app, release, handled } = appCountingPipelined();
+    const h = await listening(app);
+    // Were the connection left to the keep-alive timeout, the close step would overrun its deadline.
+    h.server.keepAliveTimeout = 60_000;
+    const s = orchestrate(h, { drainDelayMs: 0, timeoutMs: 5000 });
+    const raw = pipelined(h.origin, ['/slow', '/a', '/b']);
+    // Node hands every pipelined request to the app at once: all three run.
+    await waitFor(() => handled.length === 3);
+    const result = s.shutdown();
+    await waitFor(() => s.state === 'close');
+    release();
+    const responses = responsesOf(await raw);
+    expect(handled).toEqual(['/slow', '/a', '/b']);
+    // '/b' was answered before the signal (its headers wait behind '/slow'), so it cannot say
+    // close; the two answered after it must not, or Node would end the connection before '/b'.
+    expect(responses.map((r) => [r.status, r.body, r.connection === 'close'])).toEqual([
+      [200, '/slow', false],
+      [200, '/a', false],
+      [200, '/b', false],
+    ]);
+    expect((await result).exitCode).toBe(0);
+    expect(s.inflight).toBe(0);
+  });
+
+  it('pipelined requests arriving during the drain are all answered; only the last carries Connection: close', async () => {
+    const { app, release, handled } = appCountingPipelined();
+    const h = await listening(app);
+    let endDrain = (): void => undefined;
+    const drainHeld = new Promise<void>((resolve) => (endDrain = resolve));
+    cleanups.push(() => endDrain());
+    const s = orchestrate(h, { drainDelayMs: 0, timeoutMs: 5000, beforeDrain: () => drainHeld });
+    const result = s.shutdown();
+    const raw = pipelined(h.origin, ['/slow', '/a', '/b']);
+    await waitFor(() => handled.length === 3);
+    release();
+    const responses = responsesOf(await raw);
+    expect(responses.map((r) => [r.status, r.body, r.connection === 'close'])).toEqual([
+      [200, '/slow', false],
+      [200, '/a', false],
+      [200, '/b', true],
+    ]);
+    endDrain();
+    expect((await result).exitCode).toBe(0);
+    expect(s.inflight).toBe(0);
   });
 
   it('shutdown() twice returns the same run; hooks run once', async () => {
