@@ -23,6 +23,11 @@ export class CheckRunner {
   private failures = 0;
   private successes = 0;
   private inflight: Promise<void> | undefined;
+  /**
+   * The call of a run that timed out and has not settled yet (a check that ignores its signal).
+   * The next runs wait on it again instead of calling the check once more: never two calls at once.
+   */
+  private hung: Promise<HealthCheckResult> | undefined;
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -94,8 +99,10 @@ export class CheckRunner {
     this.controller = controller;
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
     const timeout = new Promise<HealthCheckResult>((resolve) => {
       timer = setTimeout(() => {
+        timedOut = true;
         const err = new HealthCheckTimeoutError(check.name, check.timeoutMs);
         controller.abort(err);
         resolve(errorResult(err));
@@ -103,15 +110,24 @@ export class CheckRunner {
       timer.unref();
     });
     let raw: HealthCheckResult;
-    try {
-      // Through a promise so that a check that throws synchronously is a failing check too.
-      const work = Promise.resolve()
+    // Through a promise so that a check that throws synchronously is a failing check too.
+    const work =
+      this.hung ??
+      Promise.resolve()
         .then(() => check.invoke(controller.signal))
         .then(toResult, errorResult);
+    try {
       raw = await Promise.race([work, timeout]);
     } finally {
       clearTimeout(timer);
       if (this.controller === controller) this.controller = undefined;
+    }
+    if (timedOut && this.hung === undefined) {
+      this.hung = work;
+      const settled = (): void => {
+        if (this.hung === work) this.hung = undefined;
+      };
+      work.then(settled, settled);
     }
     if (this.stopped) return;
     this.apply(raw, performance.now() - started);

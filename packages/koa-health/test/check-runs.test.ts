@@ -93,6 +93,42 @@ describe('a check that throws or never settles', () => {
     expect((seen?.reason as { code?: string }).code).toBe('ERR_KOA_MESH_HEALTH_CHECK_TIMEOUT');
   });
 
+  it('a check that ignores its signal is not called again while its last call hangs (no pile-up)', async () => {
+    // Like a PING queued by a client that waits for a reconnect: every run past its timeout used
+    // to call the check again, each call hanging on beside the earlier ones.
+    let calls = 0;
+    let settle = (): void => undefined;
+    const { app, probes } = probesWith({
+      checks: {
+        db: {
+          check: () => {
+            calls++;
+            return new Promise<void>((resolve) => (settle = resolve));
+          },
+          timeoutMs: 20,
+          ...manual,
+        },
+      },
+    });
+    await waitFor(() => probes.checks()[0]!.result !== undefined);
+    for (let i = 0; i < 5; i++) await probes.refresh();
+    expect(calls).toBe(1);
+    const { code, body } = await readiness(app);
+    expect(code).toBe(503);
+    expect(body.checks.db![0]).toMatchObject({
+      status: 'fail',
+      output: 'check "db" timed out after 20 ms',
+    });
+    // Once the hanging call settles, its answer counts and the next run calls the check afresh.
+    settle();
+    await probes.refresh();
+    expect(probes.checks()[0]!.result?.status).toBe('pass');
+    const refreshed = probes.refresh();
+    settle();
+    await refreshed;
+    expect(calls).toBe(2);
+  });
+
   it('reports a malformed result as a failing check', async () => {
     const { app, probes } = probesWith({
       checks: {
