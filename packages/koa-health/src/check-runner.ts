@@ -110,12 +110,14 @@ export class CheckRunner {
       timer.unref();
     });
     let raw: HealthCheckResult;
-    // Through a promise so that a check that throws synchronously is a failing check too.
+    // Through a promise so that a check that throws synchronously is a failing check too, and
+    // so is a result that throws while it is read (a getter, a BigInt status): never a rejection.
     const work =
       this.hung ??
       Promise.resolve()
         .then(() => check.invoke(controller.signal))
-        .then(toResult, errorResult);
+        .then(toResult)
+        .then(undefined, errorResult);
     try {
       raw = await Promise.race([work, timeout]);
     } finally {

@@ -129,6 +129,28 @@ describe('a check that throws or never settles', () => {
     expect(calls).toBe(2);
   });
 
+  it('a result that cannot be read (throwing getter, BigInt status) is a failing check, not an unhandled rejection', async () => {
+    const { app, probes } = probesWith({
+      checks: {
+        getter: {
+          check: () =>
+            ({
+              get status(): string {
+                throw new Error('status getter threw');
+              },
+            }) as unknown as HealthCheckResult,
+          ...manual,
+        },
+        bigint: { check: () => ({ status: 1n }) as unknown as HealthCheckResult, ...manual },
+      },
+    });
+    await expect(probes.refresh()).resolves.toBeUndefined();
+    const { code, body } = await readiness(app);
+    expect(code).toBe(503);
+    expect(body.checks.getter![0]).toMatchObject({ status: 'fail', output: 'status getter threw' });
+    expect(body.checks.bigint![0]).toMatchObject({ status: 'fail' });
+  });
+
   it('reports a malformed result as a failing check', async () => {
     const { app, probes } = probesWith({
       checks: {
