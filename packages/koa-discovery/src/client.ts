@@ -17,7 +17,9 @@ import { ServicePool, type PoolSnapshot } from './service-pool.js';
 
 /**
  * The koa-mesh `Resolver`: the base URL of one upstream instance for this request, with the
- * optional `release` the canary router calls once when the exchange ends.
+ * optional `release` the canary router calls once when the exchange ends (with the URL object the
+ * resolver returned: it settles the exchange on the instance it was counted on, even after that
+ * instance left the list or came back at the same address).
  */
 export interface Resolver<Ctx = unknown> {
   (ctx: Ctx): Promise<URL>;
@@ -36,6 +38,19 @@ export interface ResolverFilter<Ctx = unknown> extends InstanceFilter {
 export interface PickOptions {
   hashKey?: string;
   filter?: InstanceFilter;
+}
+
+/**
+ * Carried by a URL a resolver handed out: the pool and endpoint its exchange is counted on, null
+ * once released. Looking the endpoint up by address at release time would miss one that left the
+ * list meanwhile (its pool's in-flight count then never returns to 0, so the pool is never
+ * evicted) or hit the new endpoint of an instance back at the same address (its count and failures
+ * taken by exchanges it never had).
+ */
+const LEASE = Symbol('@koa-mesh/discovery.lease');
+
+interface LeasedUrl extends URL {
+  [LEASE]?: { readonly pool: ServicePool; readonly ep: Endpoint } | null;
 }
 
 /** The client a handler finds on `ctx.state.discovery`. */
@@ -315,9 +330,19 @@ export class ClientCore implements DiscoveryClient {
         );
       }
       pool.acquire(ep);
-      return new URL(ep.instance.url);
+      const url: LeasedUrl = new URL(ep.instance.url);
+      url[LEASE] = { pool, ep };
+      return url;
     } as Resolver<Ctx>;
     resolve.release = function releaseInstance(url: URL, outcome: Outcome): void {
+      const lease = (url as LeasedUrl)[LEASE];
+      if (lease === null) return; // released already: exactly once
+      if (lease !== undefined) {
+        (url as LeasedUrl)[LEASE] = null;
+        lease.pool.release(lease.ep, outcome);
+        return;
+      }
+      // A URL this resolver did not hand out (a copy): the instance at that address now.
       const pool = findPool();
       const ep = pool?.byUrl(url.origin);
       if (pool && ep) pool.release(ep, outcome);

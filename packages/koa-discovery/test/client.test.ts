@@ -681,6 +681,46 @@ describe('in-flight counters', () => {
     resolve.release!(url, { ok: true, status: 200, durationMs: 3 });
     expect(inflight(mw)).toBe(0);
   });
+
+  it("a resolver's release settles the exchange it started after its instance left (pool evictable again) or came back at the same address (the new one untouched)", async () => {
+    const a = track(await upstream('a'));
+    const b = track(await upstream('b'));
+    const c = track(await upstream('c'));
+    const registry = new StaticRegistry({ services: { orders: [a.url, b.url], other: [c.url] } });
+    const mw = discovery({ registry, maxServices: 1, env: false });
+    mids.push(mw);
+    const resolve = mw.client.resolver('orders');
+    const held: URL[] = [];
+    for (let i = 0; i < 20; i++) held.push(await resolve({}));
+    expect(held.some((u) => u.origin === a.url)).toBe(true);
+    // `a` leaves while exchanges on it are in flight, then they end.
+    registry.set('orders', [b.url]);
+    for (const url of held) resolve.release!(url, { ok: true, status: 200, durationMs: 1 });
+    expect(inflight(mw)).toBe(0);
+    // Nothing is in flight on `orders`: it is idle, so a call to another service evicts it.
+    await (await mw.client.fetch('other', '/')).body.dump();
+    expect(mw.snapshot().services.map((s) => s.service)).toEqual(['other']);
+
+    // An instance that flaps back at the same address is a new endpoint: the old exchanges'
+    // outcomes are neither its in-flight count nor its failures.
+    registry.set('orders', [a.url]);
+    const resolveAgain = mw.client.resolver('orders');
+    const old: URL[] = [];
+    for (let i = 0; i < 5; i++) old.push(await resolveAgain({}));
+    registry.set('orders', []);
+    registry.set('orders', [a.url]);
+    const fresh = await resolveAgain({});
+    for (const url of old) resolveAgain.release!(url, { ok: false, status: 503, durationMs: 1 });
+    const [instance] = mw.snapshot().services.find((s) => s.service === 'orders')!.instances;
+    expect(instance).toMatchObject({ inflight: 1, ejected: false, consecutiveFailures: 0 });
+    resolveAgain.release!(fresh, { ok: true, status: 200, durationMs: 1 });
+    // Released once: a second release of the same URL changes nothing.
+    resolveAgain.release!(fresh, { ok: false, status: 503, durationMs: 1 });
+    expect(inflight(mw)).toBe(0);
+    expect(mw.snapshot().services.find((s) => s.service === 'orders')!.instances).toMatchObject([
+      { consecutiveFailures: 0 },
+    ]);
+  });
 });
 
 describe('passive outlier ejection', () => {
