@@ -209,7 +209,14 @@ export function tracing(options?: TracingOptions): Middleware {
     const rs = (this as unknown as Record<symbol, RequestSpan | undefined>)[kSpan];
     if (rs === undefined) return;
     rs.closed = true;
-    if (rs.handlerDone) finish(rs);
+    if (!rs.handlerDone) return;
+    // An event listener: a throw here (a span processor's onEnd runs inside span.end()) would be
+    // an uncaught exception, which ends the process.
+    try {
+      finish(rs);
+    } catch (err) {
+      report(err, rs.ctx);
+    }
   }
 
   function nameSpan(ctx: KoaContext, span: Span, method: string): void {

@@ -1,6 +1,6 @@
 // The middleware with an OpenTelemetry SDK recording into memory: one SERVER span per request,
 // named by route, with the stable HTTP attributes, ended when the response really finishes.
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { request as httpRequest } from 'node:http';
 import { context, SpanKind, SpanStatusCode, trace, type TracerProvider } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -336,6 +336,48 @@ describe('errors', () => {
     expect(res.body.out.traceparent).toMatch(new RegExp(`^00-${TRACE}-[0-9a-f]{16}-01$`));
     expect(res.body.out.traceparent).not.toContain(PARENT);
     expect(errors.map((e) => e.message)).toEqual(['sampler broke']);
+  });
+
+  it('a span processor throwing as the span ends is reported, not an uncaught exception', async () => {
+    // The span ends in the response's `close` listener: a throw there was uncaught (the process
+    // exited on the first request), for plain and streamed bodies alike.
+    let ended = 0;
+    const broken = new BasicTracerProvider({
+      spanProcessors: [
+        {
+          onStart: () => undefined,
+          onEnd: () => {
+            ended++;
+            throw new Error('processor onEnd broke');
+          },
+          forceFlush: () => Promise.resolve(),
+          shutdown: () => Promise.resolve(),
+        },
+      ],
+    });
+    const app = traced({ tracerProvider: broken });
+    const errors: Error[] = [];
+    app.on('error', (err: Error) => errors.push(err));
+    app.use((ctx) => {
+      ctx.body = ctx.path === '/stream' ? Readable.from(['a', 'b']) : 'ok';
+    });
+    const server = await startApp(app);
+    const dispatcher = new Agent({ connections: 1 });
+    try {
+      const statuses: number[] = [];
+      for (const path of ['/plain', '/stream', '/plain', '/stream']) {
+        const res = await undiciRequest(`${server.url}${path}`, { dispatcher });
+        await res.body.text();
+        statuses.push(res.statusCode);
+      }
+      expect(statuses).toEqual([200, 200, 200, 200]);
+      await waitFor(() => ended === 4);
+      await waitFor(() => errors.length === 4);
+      expect(errors.map((e) => e.message)).toEqual(Array(4).fill('processor onEnd broke'));
+    } finally {
+      await dispatcher.close();
+      await server.close();
+    }
   });
 
   it('records a thrown error as an exception with status ERROR', async () => {
