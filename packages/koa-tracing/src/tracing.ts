@@ -283,6 +283,10 @@ export function tracing(options?: TracingOptions): Middleware {
   return function tracingMiddleware(ctx: KoaContext, next: Next): Promise<void> {
     const req = ctx.req;
     const res = ctx.res;
+    // This middleware already records this response (mounted twice, e.g. in a sub-app): its span
+    // is active and its ids are set; a second span would take over the bookkeeping and leave the
+    // first one open. (Only a recorded span is kept here, so the no-SDK path never stops here.)
+    if ((res as unknown as Record<symbol, unknown>)[kSpan] !== undefined) return next();
     const headers = req.headers;
 
     let requestId: string | undefined;

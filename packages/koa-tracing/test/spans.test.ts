@@ -460,6 +460,50 @@ describe('span lifetime', () => {
     server = undefined;
   });
 
+  it('one middleware mounted twice (a sub-app sharing it) starts one span and ends it', async () => {
+    // The second pass overwrote the first's bookkeeping on the response: the outer span was
+    // never ended (one open span per request) and the exported span's parent was never exported.
+    let started = 0;
+    let ended = 0;
+    const counting = new BasicTracerProvider({
+      spanProcessors: [
+        {
+          onStart: () => void started++,
+          onEnd: () => void ended++,
+          forceFlush: () => Promise.resolve(),
+          shutdown: () => Promise.resolve(),
+        },
+        new SimpleSpanProcessor(exporter),
+      ],
+    });
+    const shared = tracing({ tracerProvider: counting });
+    const app = new Koa();
+    app.silent = true;
+    app.use(shared);
+    app.use(shared);
+    app.use((ctx) => {
+      ctx.body = { spanId: ctx.state.spanId, requestId: ctx.state.requestId };
+    });
+    server = await startApp(app);
+    const dispatcher = new Agent({ connections: 1 });
+    try {
+      const bodies: Array<{ spanId: string; requestId: string }> = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await undiciRequest(`${server.url}/x`, { dispatcher });
+        const body = (await res.body.json()) as { spanId: string; requestId: string };
+        expect(res.headers['x-request-id']).toBe(body.requestId);
+        bodies.push(body);
+      }
+      const spans = await serverSpans(3);
+      expect(started).toBe(3);
+      await waitFor(() => ended === 3);
+      expect(spans.map((s) => s.parentSpanContext)).toEqual([undefined, undefined, undefined]);
+      expect(spans.map((s) => s.spanContext().spanId)).toEqual(bodies.map((b) => b.spanId));
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
   it('ends a streamed response span only when the stream has finished', async () => {
     const app = traced();
     const body = new PassThrough();
