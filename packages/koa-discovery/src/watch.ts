@@ -74,6 +74,12 @@ export class WatchEngine {
   #graceTimer: NodeJS.Timeout | undefined;
   #graceStartedAt: number | undefined;
   #lastStart = -Infinity;
+  /**
+   * The last query failed: the next one asks without an index (it answers at once). The agent may
+   * have restarted (or the servers restored a snapshot) with a lower index, and a query blocking
+   * on the old one would hide every change until its wait ends (a minute by default).
+   */
+  #resync = false;
 
   constructor(options: WatchEngineOptions) {
     this.#o = options;
@@ -153,13 +159,15 @@ export class WatchEngine {
 
       let list: Instance[];
       let index: number;
+      const asked = this.#resync ? 0 : this.#index;
       try {
-        const page = await o.fetchPage(this.#index, o.waitMs, blockingTimeout(o.waitMs), signal);
+        const page = await o.fetchPage(asked, o.waitMs, blockingTimeout(o.waitMs), signal);
         if (signal.aborted) return;
         index = Number(page.index);
         list = o.parse(page.body);
       } catch (err) {
         if (signal.aborted) return;
+        this.#resync = true;
         this.#fail(err);
         await sleep(
           fullJitter(this.#failures - 1, o.backoffBaseMs, o.backoffMaxMs, o.random),
@@ -173,6 +181,7 @@ export class WatchEngine {
       }
       this.#failures = 0;
       this.#lastError = undefined;
+      this.#resync = false;
       this.#lastContactAt = o.now();
 
       if (!Number.isFinite(index) || index <= 0) {
@@ -181,7 +190,8 @@ export class WatchEngine {
       } else if (index < this.#index) {
         // The index went backwards (agent restart, snapshot restore): start over.
         o.emit('watch:reset', { service: o.service, dc: o.dc, from: this.#index, to: index });
-        this.#index = 0;
+        // An answer to a query without an index is current: block on it. Otherwise start over.
+        this.#index = asked === 0 ? index : 0;
       } else {
         this.#index = index;
       }

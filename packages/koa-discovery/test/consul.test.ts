@@ -309,5 +309,55 @@ describeWith(['consul'], 'with a real Consul agent', () => {
       expect(reregistered).toHaveLength(1);
       expect(provider.snapshot().registration).toMatchObject({ healthy: true });
     });
+
+    it('sees instances registered on a restarted agent without waiting out a blocking query on the old index', async () => {
+      const a = await app('before');
+      const b = await app('after');
+      const put = async (path: string, body?: unknown): Promise<void> => {
+        const res = await fetch(`${own.url}${path}`, {
+          method: 'PUT',
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        if (!res.ok) throw new Error(`${path}: ${res.status}`);
+      };
+      const register = (id: string, port: number): Promise<void> =>
+        put('/v1/agent/service/register', {
+          ID: id,
+          Name: 'restarted',
+          Address: '127.0.0.1',
+          Port: port,
+        });
+      // Raise the agent's index, so that the fresh agent's index stays below it for a while.
+      for (let i = 0; i < 20; i++) {
+        await put('/v1/agent/service/register', { ID: `filler-${i}`, Name: 'filler', Port: 1 });
+        await put(`/v1/agent/service/deregister/filler-${i}`);
+      }
+      await register('restarted-a', a.port);
+      // The production wait (60 s): a query blocked on the old index returns only when it ends.
+      const caller = mesh({ consul: { url: own.url, watch: { ...FAST_WATCH, waitMs: 60_000 } } });
+      const first = await caller.client.fetch('restarted', '/');
+      expect(await first.body.json()).toEqual({ name: 'before' });
+      const before = caller.snapshot().services[0]!.watch.index!;
+
+      await own.stop();
+      await waitFor(() => caller.snapshot().services[0]!.watch.stale, {
+        message: 'the watch to notice',
+      });
+      await own.start();
+      await register('restarted-b', b.port);
+      const agentIndex = Number(
+        (await fetch(`${own.url}/v1/health/service/restarted?passing`)).headers.get(
+          'x-consul-index',
+        ),
+      );
+      // The new agent's index is below the one the watch had: the case under test.
+      expect(agentIndex).toBeLessThan(before);
+      await waitFor(() => caller.client.instances('restarted').some((i) => i.port === b.port), {
+        timeoutMs: 20_000,
+        message: 'the instance registered on the restarted agent to be seen',
+      });
+      const res = await caller.client.fetch('restarted', '/');
+      expect(await res.body.json()).toEqual({ name: 'after' });
+    });
   });
 });
