@@ -140,8 +140,8 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
 
 /**
  * The deadline of one attempt that may not reach a socket at once. undici's `headersTimeout`
- * starts only once the request is written, so time spent waiting for a free connection or for a
- * connect is ours to bound.
+ * starts only once the request is written, so time spent waiting for a free connection, for a
+ * connect or in a breaker's bulkhead queue is ours to bound.
  */
 class AttemptDeadline {
   readonly #controller = new AbortController();
@@ -321,10 +321,12 @@ export async function discoveryFetch(
     else first = ep;
     pool.acquire(ep);
     const dispatcher = deps.dispatcher(ep);
-    // Fewer of our requests than connected sockets: this one is written at once and undici's
-    // headers timeout keeps the deadline. Otherwise it may wait for a connect or a free socket.
+    // Fewer of our requests than connected sockets and no breaker: this one is written at once
+    // and undici's headers timeout keeps the deadline. Otherwise it may wait for a connect or a
+    // free socket, or in the breaker's bulkhead queue (which the attempt's signal, aborted at the
+    // deadline, lets it leave).
     const wait =
-      dispatcher.active >= dispatcher.connected
+      breaker !== undefined || dispatcher.active >= dispatcher.connected
         ? new AttemptDeadline(remaining, timeoutMs, signal)
         : undefined;
     const attemptSignal = wait ? wait.signal : signal;
