@@ -175,6 +175,49 @@ describeWith(['redis'], 'rate limiting on Redis', () => {
     }
   });
 
+  it('drops a connection to a Redis that stalls (accepts commands, answers nothing), so commands do not pile up on it', async () => {
+    // A stalled server (paused, or partitioned without a reset) keeps the TCP connection open:
+    // ioredis stays `ready` and every request's command waits in its queue for an answer that
+    // never comes. The limiter must give the connection up, not queue a command per request.
+    const pid = Number(/process_id:(\d+)/.exec(await client.info('server'))?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    const service = await makeService({
+      ...SECRET,
+      REDIS_URL: redis.url,
+      REDIS_COMMAND_TIMEOUT_MS: '100',
+    });
+    const cb = service.app.callback();
+    try {
+      const alice = await login(cb, ALICE);
+      await request(cb).get('/api/users').set(alice.auth).expect(200);
+      expect((await service.limiter.healthCheck()).status).toBe('pass');
+
+      process.kill(pid, 'SIGSTOP');
+      const given = await waitFor(
+        async () => {
+          const res = await request(cb).get('/api/users').set(alice.auth);
+          expect(res.status).toBe(200); // fail open: served, without rate-limit headers
+          expect(res.headers['x-ratelimit-limit']).toBeUndefined();
+          const check = await service.limiter.healthCheck();
+          return /^redis is (?!ready)/.test(check.output ?? '') ? check : undefined;
+        },
+        { timeoutMs: 15_000, message: 'the stalled Redis connection to be given up' },
+      );
+      expect(given.status).toBe('warn');
+
+      process.kill(pid, 'SIGCONT');
+      await waitFor(
+        async () =>
+          (await request(cb).get('/api/users').set(alice.auth)).headers['x-ratelimit-limit'] ===
+          '100',
+        { timeoutMs: 15_000, message: 'the limiter to use Redis again after the stall' },
+      );
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      await service.stop();
+    }
+  });
+
   it('fails closed with a 503 and Retry-After when told to', async () => {
     const service = await makeService({
       ...SECRET,
