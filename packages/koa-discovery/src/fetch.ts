@@ -147,37 +147,67 @@ class AttemptDeadline {
   readonly #controller = new AbortController();
   readonly #timer: NodeJS.Timeout;
   #giveUp: ((reason: unknown) => void) | undefined;
+  #settled = false;
+  #gaveUp = false;
   readonly signal: AbortSignal;
 
   constructor(ms: number, timeoutMs: number, signal: AbortSignal | undefined) {
     const controller = this.#controller;
-    this.#timer = setTimeout(() => {
-      const reason = new DeadlineError(timeoutMs);
-      controller.abort(reason);
-      this.#giveUp?.(reason);
-    }, ms);
+    this.#timer = setTimeout(() => controller.abort(new DeadlineError(timeoutMs)), ms);
     this.#timer.unref();
     this.signal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+    // The deadline or the caller's abort: undici has been told (the signal is aborted first), and
+    // the caller stops waiting now rather than when undici reaches a request still queued.
+    this.signal.addEventListener('abort', this, { once: true });
+  }
+
+  /** The attempt's signal aborted (the deadline passed, or the caller aborted). */
+  handleEvent(): void {
+    if (this.#settled) return;
+    this.#gaveUp = true;
+    this.#giveUp?.(this.signal.reason);
   }
 
   /**
-   * `attempt`, or a DeadlineError when the deadline passes first. undici aborts a request still
-   * queued in a pool only once it reaches a connection, so we stop waiting for it ourselves.
+   * `attempt`, or the abort reason when the deadline passes or the caller aborts first. undici
+   * aborts a request still queued in a pool only once it reaches a connection, so we stop waiting
+   * for it ourselves.
    */
   race<T>(attempt: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      if (this.signal.aborted) {
+        this.#gaveUp = true;
+        reject(this.signal.reason);
+        return;
+      }
       this.#giveUp = reject;
-      attempt.then(resolve, reject);
+      attempt.then(
+        (value) => {
+          this.#settled = true;
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.#settled = true;
+          reject(err);
+        },
+      );
     });
   }
 
+  /** The deadline passed. */
   get passed(): boolean {
     return this.#controller.signal.aborted;
+  }
+
+  /** The attempt was given up before undici settled it: its outcome comes later. */
+  get gaveUp(): boolean {
+    return this.#gaveUp;
   }
 
   /** The response headers came (or the attempt failed): the body is not ours to time. */
   clear(): void {
     clearTimeout(this.#timer);
+    this.signal.removeEventListener('abort', this);
   }
 }
 
@@ -357,7 +387,7 @@ export async function discoveryFetch(
       res = await (wait ? wait.race(sent) : sent);
     } catch (error) {
       wait?.clear();
-      if (wait?.passed && sent) {
+      if (wait?.gaveUp && sent) {
         // Given up on: the request ends when undici reaches it (aborted, never written).
         void sent.then(destroyLateBody, ignoreBodyError).finally(() => void dispatcher.active--);
       } else {

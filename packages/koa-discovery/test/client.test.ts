@@ -614,6 +614,51 @@ describe('in-flight counters', () => {
     expect(slow.hits).toBe(1); // the call that gave up never went out
   });
 
+  it('reject a queued call when its caller aborts, not at its deadline', async () => {
+    const held: (() => void)[] = [];
+    const slow = track(
+      await upstream(
+        'slow',
+        (ctx) =>
+          new Promise<void>((resolve) => {
+            held.push(() => {
+              ctx.body = 'late';
+              resolve();
+            });
+          }),
+      ),
+    );
+    const mw = discovery({
+      services: { orders: [slow.url] },
+      fetch: { connections: 1, retries: 0 },
+      env: false,
+    });
+    mids.push(mw);
+    const first = mw.client.fetch('orders', '/', { timeoutMs: 60_000 });
+    first.catch(() => undefined); // awaited below; a failing run must not crash the worker
+    const reason = new Error('the client went away');
+    let outcome: unknown;
+    try {
+      await waitFor(() => held.length === 1);
+      // The only connection is taken: this call waits in the keep-alive pool's queue.
+      const ac = new AbortController();
+      const queued = mw.client.fetch('orders', '/', { timeoutMs: 60_000, signal: ac.signal });
+      queued.then(
+        () => (outcome = 'resolved'),
+        (err: unknown) => (outcome = err),
+      );
+      ac.abort(reason);
+      await waitFor(() => outcome !== undefined, { timeoutMs: 2_000 }).catch(() => undefined);
+      expect(outcome).toBe(reason);
+      expect(held).toHaveLength(1); // the first call still holds the connection
+    } finally {
+      for (const release of held) release();
+    }
+    await (await first).body.dump();
+    await waitFor(() => inflight(mw) === 0);
+    expect(slow.hits).toBe(1); // the aborted call never went out
+  });
+
   it('drop to zero when the caller destroys a body it never reads', async () => {
     const a = track(await upstream('a'));
     const mw = discovery({ services: { orders: [a.url] }, env: false });
