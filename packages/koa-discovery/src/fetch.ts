@@ -215,6 +215,12 @@ function destroyLateBody(res: Dispatcher.ResponseData): void {
   res.body.on('error', ignoreBodyError).destroy();
 }
 
+/** What an attempt the caller aborted settles with: a client abort, never the instance's failure. */
+const CALLER_ABORTED = Object.freeze({
+  name: 'AbortError',
+  message: 'the caller aborted the call',
+});
+
 /** Undici's headers timeout: the per-attempt share of our deadline. */
 const HEADERS_TIMEOUT = 'UND_ERR_HEADERS_TIMEOUT';
 
@@ -393,7 +399,9 @@ export async function discoveryFetch(
       } else {
         dispatcher.active--;
       }
-      pool.settle(ep, false, undefined, error);
+      // The caller giving up says nothing about the instance, whatever the reason it aborted with
+      // (`controller.abort(new Error('user left'))` is no AbortError).
+      pool.settle(ep, false, undefined, signal?.aborted ? CALLER_ABORTED : error);
       lastError = error;
       if (signal?.aborted) throw signal.reason;
       // undici refused the request as built: the same request fails on every instance.

@@ -537,6 +537,31 @@ describe('requests the caller got wrong', () => {
   });
 });
 
+describe('a caller aborting', () => {
+  it('never counts against the instance, whatever reason it aborts with', async () => {
+    const hung = track(await upstream('hung', () => new Promise(() => undefined)));
+    const ejected: unknown[] = [];
+    const mw = discovery({
+      services: { orders: [hung.url] },
+      outlier: { consecutiveFailures: 2 },
+      fetch: { retries: 0 },
+      env: false,
+    });
+    mids.push(mw);
+    mw.on('eject', (e) => ejected.push(e));
+    for (let i = 0; i < 4; i++) {
+      const ac = new AbortController();
+      const pending = mw.client.fetch('orders', '/', { signal: ac.signal });
+      await waitFor(() => hung.hits === i + 1);
+      // Not an AbortError: an application's own reason.
+      ac.abort(new Error('the user left'));
+      await expect(pending).rejects.toThrow('the user left');
+    }
+    expect(ejected).toEqual([]);
+    expect(mw.snapshot().services[0]!.instances[0]!.consecutiveFailures).toBe(0);
+  });
+});
+
 describe('in-flight counters', () => {
   const inflight = (mw: DiscoveryMiddleware): number =>
     mw
