@@ -16,7 +16,7 @@ import Koa from 'koa';
 import { Counter } from 'prom-client';
 import { authenticate } from './auth/middleware.js';
 import { createTokenService } from './auth/jwt.js';
-import { hashPassword } from './auth/password.js';
+import { createPasswordHasher, type PasswordHasher } from './auth/password.js';
 import type { UsersConfig } from './config.js';
 import { jsonBody } from './http/body.js';
 import { clientKey } from './rate-limit/client-key.js';
@@ -65,6 +65,7 @@ const UNTRACED = ['/health', '/ready', '/startup', '/metrics'];
 export interface UsersService {
   readonly app: Koa;
   readonly users: UserRepository;
+  readonly passwords: PasswordHasher;
   readonly limiter: RateLimiter;
   readonly health: HealthMiddleware;
   readonly metrics: MetricsMiddleware;
@@ -88,13 +89,14 @@ export async function createUsersService(
   const sdk: StartedSdk | undefined = await startTracingSdk(config, USERS_VERSION, logger);
   const tokens = createTokenService(config.jwt);
   const users = new InMemoryUserRepository();
+  const passwords = createPasswordHasher();
   if (config.seedUsers) {
     for (const u of DEMO_USERS) {
       await users.create({
         email: u.email,
         name: u.name,
         roles: u.roles,
-        passwordHash: await hashPassword(u.password),
+        passwordHash: await passwords.hash(u.password),
       });
     }
   }
@@ -235,7 +237,7 @@ export async function createUsersService(
   app.use(authenticate(tokens));
   app.use(limiter.middleware);
   app.use(jsonBody());
-  const router = apiRouter({ users, tokens, orders: canary });
+  const router = apiRouter({ users, tokens, passwords, orders: canary });
   app.use(router.routes());
   app.use(router.allowedMethods());
 
@@ -261,6 +263,7 @@ export async function createUsersService(
   return {
     app,
     users,
+    passwords,
     limiter,
     health: healthMw,
     metrics: metricsMw,

@@ -1,7 +1,9 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { createTokenService } from '../src/auth/jwt.js';
+import { waitFor } from '@koa-mesh/testkit';
 import { ALICE, login, makeService, stopServices } from './helpers.js';
 
 afterAll(stopServices);
@@ -183,6 +185,42 @@ describe('JWT verification cost', () => {
     const hmac = best(200, () => createHmac('sha256', SECRET).update(signingInput).digest());
     // Claim checks and JSON parsing cost a few HMACs; a key parse costs a hundred.
     expect(verify / hmac).toBeLessThan(25);
+  });
+});
+
+describe('a burst of logins', () => {
+  it('leaves libuv threads for DNS lookups (scrypt runs there too), so a burst cannot stall connects', async () => {
+    // scrypt runs on libuv's thread pool (4 threads), where dns.lookup, zlib and fs wait in one
+    // FIFO queue: unbounded, 200 logins held a lookup 1.6 s, and the orders call that needed it
+    // (a new connection to `orders-v1`) timed out into a degraded answer.
+    const service = await makeService({ JWT_SECRET: SECRET, RATE_LIMIT_MAX: '1000' });
+    const callback = service.app.callback();
+    await login(callback, ALICE); // the decoy hash and the seeding are done
+    const BURST = 40;
+    let done = 0;
+    const burst = Array.from({ length: BURST }, () =>
+      request(callback)
+        .post('/auth/login')
+        .send({ email: ALICE.email, password: 'not-alice-password' })
+        .then((res) => {
+          expect(res.status).toBe(401);
+          done += 1;
+        }),
+    );
+    // Let every request reach its password check before asking for a lookup.
+    await waitFor(
+      () => {
+        const { running, queued } = service.passwords.stats();
+        return running + queued >= BURST;
+      },
+      {
+        message: 'the burst to reach the password check',
+      },
+    );
+    await lookup('localhost');
+    const doneAtLookup = done;
+    await Promise.all(burst);
+    expect(doneAtLookup).toBeLessThan(BURST / 2);
   });
 });
 

@@ -48,3 +48,44 @@ export async function verifyPassword(password: string, encoded: string): Promise
   const actual = await derive(password, salt, { N, r, p });
   return timingSafeEqual(actual, expected);
 }
+
+/** Password hashing for a service, with the number of scrypt derivations run at once bounded. */
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(password: string, encoded: string): Promise<boolean>;
+  /** Derivations running now, and waiting for a turn. */
+  stats(): { running: number; queued: number };
+}
+
+/**
+ * scrypt runs on libuv's thread pool (`UV_THREADPOOL_SIZE`, 4 by default), whose one FIFO queue
+ * also holds every `dns.lookup` (each new connection to a host name: Redis, Consul, the orders
+ * service), zlib (compressed bodies) and fs. A burst of logins, unbounded, filled the queue: with
+ * 200 at once a lookup waited 1.6 s and the orders call behind it timed out. Here at most
+ * `concurrency` derivations (half the pool by default) are handed to libuv; the rest wait their
+ * turn in this queue, so the other threads stay free. On a CPU-bound pool of this size, throughput
+ * is the same.
+ */
+export function createPasswordHasher(
+  concurrency = Math.max(1, Math.floor((Number(process.env.UV_THREADPOOL_SIZE) || 4) / 2)),
+): PasswordHasher {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  const gated = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running += 1;
+    try {
+      return await work();
+    } finally {
+      // Hand the slot straight to the next in line, or free it.
+      const next = waiting.shift();
+      if (next) next();
+      else running -= 1;
+    }
+  };
+  return {
+    hash: (password) => gated(() => hashPassword(password)),
+    verify: (password, encoded) => gated(() => verifyPassword(password, encoded)),
+    stats: () => ({ running, queued: waiting.length }),
+  };
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
-import { hashPassword, verifyPassword } from '../auth/password.js';
+import type { PasswordHasher } from '../auth/password.js';
 import { assertRole, assertSelfOrAdmin, requireAuth } from '../auth/middleware.js';
 import type { TokenService } from '../auth/jwt.js';
 import {
@@ -18,6 +18,8 @@ import { parseCreateUser, parseId, parseLogin, parsePage, parseUpdateUser } from
 export interface ApiDeps {
   users: UserRepository;
   tokens: TokenService;
+  /** Hashes and checks passwords, a bounded number at a time. */
+  passwords: PasswordHasher;
   /**
    * Answers `GET /api/users/:id/orders` once the caller is known to be allowed; `ctx.params.id`
    * is the validated user id.
@@ -34,17 +36,17 @@ function requireJson(): Middleware {
 }
 
 /** The login route and the users API. */
-export function apiRouter({ users, tokens, orders }: ApiDeps): Router {
+export function apiRouter({ users, tokens, passwords, orders }: ApiDeps): Router {
   const router = new Router();
   // A hash to compare against when the email is unknown, so that login takes as long for a
   // missing account as for a wrong password (no account enumeration by timing).
   // Computed once per router, up front, so the first unknown login is not slower than the rest.
-  const decoyHash = hashPassword(randomUUID());
+  const decoyHash = passwords.hash(randomUUID());
 
   router.post('/auth/login', requireJson(), async function login(ctx: Context) {
     const input = parseLogin(ctx.request.body);
     const user = await users.findByEmail(input.email);
-    const ok = await verifyPassword(input.password, user?.passwordHash ?? (await decoyHash));
+    const ok = await passwords.verify(input.password, user?.passwordHash ?? (await decoyHash));
     if (!user || !ok) throw new UnauthorizedError('wrong email or password', null);
     const { token, expiresIn } = tokens.issue(user);
     ctx.set('Cache-Control', 'no-store');
@@ -75,7 +77,7 @@ export function apiRouter({ users, tokens, orders }: ApiDeps): Router {
       email: input.email,
       name: input.name,
       roles: input.roles,
-      passwordHash: await hashPassword(input.password),
+      passwordHash: await passwords.hash(input.password),
     });
     ctx.status = 201;
     ctx.set('Location', `/api/users/${user.id}`);
@@ -100,7 +102,7 @@ export function apiRouter({ users, tokens, orders }: ApiDeps): Router {
       }
       const current = await users.get(id);
       if (!current) throw new NotFoundError('no such user');
-      if (!(await verifyPassword(input.currentPassword, current.passwordHash))) {
+      if (!(await passwords.verify(input.currentPassword, current.passwordHash))) {
         throw new ForbiddenError('the current password is wrong');
       }
     }
@@ -108,7 +110,9 @@ export function apiRouter({ users, tokens, orders }: ApiDeps): Router {
       ...(input.email !== undefined ? { email: input.email } : {}),
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(input.roles !== undefined ? { roles: input.roles } : {}),
-      ...(input.password !== undefined ? { passwordHash: await hashPassword(input.password) } : {}),
+      ...(input.password !== undefined
+        ? { passwordHash: await passwords.hash(input.password) }
+        : {}),
     });
     if (!user) throw new NotFoundError('no such user');
     ctx.body = toPublicUser(user);
