@@ -601,7 +601,11 @@ describe('in-flight counters', () => {
     expect(inflight(mw)).toBe(0);
   });
 
-  it('keep the deadline while every connection to the instance is busy (a queued call)', async () => {
+  /**
+   * An instance answering only when released, a keep-alive pool of one connection to it, and a
+   * first call holding that connection: the next call waits in the pool's queue.
+   */
+  async function oneConnectionTaken() {
     const held: (() => void)[] = [];
     const slow = track(
       await upstream(
@@ -622,7 +626,12 @@ describe('in-flight counters', () => {
     });
     mids.push(mw);
     const first = mw.client.fetch('orders', '/', { timeoutMs: 60_000 });
-    first.catch(() => undefined); // awaited below; a failing run must not crash the worker
+    first.catch(() => undefined); // awaited by the test; a failing run must not crash the worker
+    return { held, slow, mw, first };
+  }
+
+  it('keep the deadline while every connection to the instance is busy (a queued call)', async () => {
+    const { held, slow, mw, first } = await oneConnectionTaken();
     try {
       await waitFor(() => held.length === 1);
       // The only connection is taken: this call waits in the keep-alive pool's queue.
@@ -640,27 +649,7 @@ describe('in-flight counters', () => {
   });
 
   it('reject a queued call when its caller aborts, not at its deadline', async () => {
-    const held: (() => void)[] = [];
-    const slow = track(
-      await upstream(
-        'slow',
-        (ctx) =>
-          new Promise<void>((resolve) => {
-            held.push(() => {
-              ctx.body = 'late';
-              resolve();
-            });
-          }),
-      ),
-    );
-    const mw = discovery({
-      services: { orders: [slow.url] },
-      fetch: { connections: 1, retries: 0 },
-      env: false,
-    });
-    mids.push(mw);
-    const first = mw.client.fetch('orders', '/', { timeoutMs: 60_000 });
-    first.catch(() => undefined); // awaited below; a failing run must not crash the worker
+    const { held, slow, mw, first } = await oneConnectionTaken();
     const reason = new Error('the client went away');
     let outcome: unknown;
     try {

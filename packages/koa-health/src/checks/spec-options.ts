@@ -20,8 +20,7 @@ export const SCHEDULING_OPTIONS = optionNames<CheckScheduling>({
 
 /**
  * Picks the scheduling fields out of the options of the built-in check `fn` (validated by
- * `addCheck`), after refusing any key not in `accepted` (named as `fn key`, like its other
- * options' messages).
+ * `addCheck`), after refusing any key not in `accepted` (named `fn.key`).
  */
 export function scheduling(
   fn: string,
